@@ -1,0 +1,4 @@
+#pragma once
+namespace fleetsim::cli {
+int main_entry(int argc, char** argv);
+}

@@ -1,0 +1,128 @@
+// The op graph: every operation of one micro-batch on one pipeline stage, as a Boost.Graph DAG.
+//
+// Vertices are operations (a GEMM, an attention core, a norm, an all-to-all ...) carrying FLOPs, bytes moved and the
+// shape that the cost model looks up in a kernel profile. Edges are data dependencies. Forward, backward-input (dX)
+// and backward-weight (dW) work are separate vertices, because zero-bubble and DualPipe schedules move dW around.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/graph/adjacency_list.hpp>
+
+#include "spec/jobs.hpp"
+#include "spec/model.hpp"
+
+namespace fleetsim {
+
+enum class OpKind {
+  gemm,          // dense matrix multiply, shape in Op::gemm
+  grouped_gemm,  // MoE experts: `groups` GEMMs of m x n x k each (m = expected tokens per expert)
+  attention,     // the attention core (QK^T, softmax, PV), shape in Op::attention
+  elementwise,   // RoPE, SwiGLU activation, residual add, routing weights ... memory-bound
+  norm,          // RMSNorm
+  embedding,     // table lookup (forward) / scatter-add (backward)
+  loss,          // softmax cross-entropy over the vocabulary
+  router,        // sigmoid scores, group-limited top-k selection
+  permute,       // on-GPU token permute/unpermute around dispatch and combine
+  all_to_all,    // MoE dispatch or combine across the EP group; bytes in Op::comm_bytes
+};
+
+enum class Phase { forward, backward_input, backward_weight };
+enum class DataType { fp8, bf16, fp32 };
+
+// C[m x n] = A[m x k] * B[k x n], repeated `groups` times (grouped GEMM; m is per group).
+struct GemmShape {
+  std::int64_t m = 0;
+  std::int64_t n = 0;
+  std::int64_t k = 0;
+  std::int64_t groups = 1;
+};
+
+struct AttentionShape {
+  std::int64_t batch = 0;    // sequences
+  std::int64_t heads = 0;    // query heads on this GPU
+  std::int64_t q_len = 0;
+  std::int64_t kv_len = 0;
+  std::int64_t qk_head_dim = 0;  // 192 for DeepSeek-V3 MLA (128 nope + 64 rope)
+  std::int64_t v_head_dim = 0;
+  bool causal = true;
+};
+
+struct Op {
+  std::string name;    // unique within the graph, e.g. "L12.mla.q_up.fwd"
+  std::string block;   // "embedding", "mla", "gqa", "ffn", "moe", "head", "mtp"
+  int layer = -1;      // transformer layer index (0-based); -1 for embedding/head; model.layers + i for MTP module i
+  OpKind kind = OpKind::elementwise;
+  Phase phase = Phase::forward;
+  DataType dtype = DataType::bf16;  // precision of the math (GEMM inputs) or of the tensors moved
+  double flops = 0;                 // FLOPs actually executed (causal attention counted once)
+  double bytes_read = 0;            // HBM bytes
+  double bytes_written = 0;
+  double comm_bytes = 0;            // all_to_all only: bytes this GPU sends to other GPUs
+  GemmShape gemm;                   // gemm / grouped_gemm
+  AttentionShape attention;         // attention
+  bool model_flops = true;          // counts towards MFU (false for recomputation)
+};
+
+using OpGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op>;
+using OpVertex = boost::graph_traits<OpGraph>::vertex_descriptor;
+
+// Which part of the model one pipeline stage holds.
+struct StageSlice {
+  int first_layer = 0;   // [first_layer, last_layer) of the model's transformer layers
+  int last_layer = 0;
+  bool has_embedding = false;
+  bool has_head = false;  // LM head + cross-entropy
+  bool has_mtp = false;   // the MTP module(s): layer + projection, shares embedding and head
+};
+
+// Splits the model over `pp` stages: layers as evenly as possible, embedding on the first stage, head and MTP on
+// the last; the last stage gets fewer transformer layers because the head and MTP module weigh on it.
+std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp);
+
+// What one micro-batch on one stage looks like to the graph builder.
+struct MicroBatchWork {
+  std::int64_t sequences = 1;  // micro_batch
+  std::int64_t seq_len = 4096;
+  Precision precision = Precision::fp8;  // GEMM precision; attention core, norms and the head stay BF16
+  ParallelPlan parallelism;               // tp shards heads and FFN; ep sets experts per GPU and dispatch volume
+  Recompute recompute = Recompute::none;
+};
+
+// Builds forward, backward-input and backward-weight ops of `slice` for one micro-batch on one GPU.
+OpGraph build_training_graph(const ModelSpec& model, const StageSlice& slice, const MicroBatchWork& work);
+
+// Sums over a graph, filtered by phase (all phases when `phase` is null).
+struct OpTotals {
+  double flops = 0;
+  double model_flops = 0;
+  double bytes = 0;        // read + written
+  double comm_bytes = 0;
+  std::int64_t ops = 0;
+};
+OpTotals sum_ops(const OpGraph& graph);
+OpTotals sum_ops(const OpGraph& graph, Phase phase);
+
+// Closed-form model facts, used by tests and by the report.
+struct ParameterCounts {
+  double total = 0;        // every parameter (DeepSeek-V3: 671B without the MTP module)
+  double activated = 0;    // used by one token (DeepSeek-V3: ~37B)
+  double embedding = 0;    // the input embedding table
+  double head = 0;         // the LM head (0 extra when tied)
+  double mtp = 0;          // the MTP module(s), not counted in total/activated (DeepSeek-V3: ~14B)
+};
+ParameterCounts count_parameters(const ModelSpec& model);
+
+// Training FLOPs per token at `seq_len` (forward + backward = 3x forward): 6 x activated non-embedding parameters
+// plus attention, causal attention counted once (half the score matrix). Excludes the MTP module, as papers do.
+double training_flops_per_token(const ModelSpec& model, std::int64_t seq_len);
+
+// KV-cache bytes per token over all layers at `bytes_per_element` (MLA: (kv_lora_rank + rope) per layer).
+double kv_cache_bytes_per_token(const ModelSpec& model, double bytes_per_element);
+
+const char* to_string(OpKind kind);
+const char* to_string(Phase phase);
+
+}  // namespace fleetsim

@@ -1,0 +1,92 @@
+// What runs on the cluster: a training job and/or a serving job, and the money and reliability assumptions.
+// Plain data, no behaviour; every quantity is in the base unit named by its field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fleetsim {
+
+enum class Precision { fp8, bf16 };
+enum class Recompute { none, selective, full };
+
+struct ParallelPlan {
+  std::int64_t tp = 1;
+  std::int64_t pp = 1;
+  std::int64_t ep = 1;  // experts are sharded over `ep` ranks; EP groups are carved out of the dp x tp ranks
+  std::int64_t dp = 1;
+  std::int64_t cp = 1;
+  std::int64_t zero = 0;  // ZeRO stage 0..3: 1 shards optimizer states, 2 also gradients, 3 also parameters
+};
+
+// Sequences per step, constant or growing linearly from `from` to `to` over the first `over_tokens` tokens.
+struct BatchRamp {
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+  double over_tokens = 0;
+};
+
+struct TrainingJob {
+  double tokens = 0;
+  std::int64_t seq_len = 0;
+  std::int64_t global_batch = 0;  // sequences per step after any ramp (= ramp->to when a ramp is given)
+  std::optional<BatchRamp> ramp;
+  std::int64_t micro_batch = 1;   // sequences per micro-batch
+  Precision precision = Precision::fp8;
+  ParallelPlan parallelism;
+  std::string schedule = "1f1b";  // a name from the schedule registry (sim/analytic/pipeline_bubble)
+  Recompute recompute = Recompute::none;
+};
+
+struct LengthDistribution {
+  double mean = 0;
+  std::string distribution = "fixed";  // fixed | lognormal | exponential
+  double sigma = 0;                    // lognormal shape
+};
+
+struct InferencePool {
+  std::int64_t gpus = 0;
+  ParallelPlan parallelism;
+  std::int64_t mtp_depth = 0;
+  double mtp_acceptance = 0;
+};
+
+struct InferenceJob {
+  InferencePool prefill;
+  InferencePool decode;
+  double input_tokens_per_day = 0;
+  double output_tokens_per_day = 0;
+  double requests_per_day = 0;
+  LengthDistribution input_length;
+  LengthDistribution output_length;
+  double cache_hit_rate = 0;
+  std::string arrival = "poisson";  // poisson | diurnal | trace
+  std::string arrival_trace;        // CSV path when arrival is a trace
+  double slo_ttft_s = 0;
+  double slo_tpot_s = 0;
+};
+
+struct CapexSpec {
+  double gpu_usd = 0;
+  double server_per_node_usd = 0;
+  double network_per_gpu_usd = 0;
+  double years = 0;
+  double interest = 0;
+};
+
+struct CostSpec {
+  std::optional<double> gpu_hour_usd;  // rental price per GPU-hour
+  std::optional<CapexSpec> capex;      // or ownership
+  double electricity_usd_per_kwh = 0;
+  double pue = 1.0;
+};
+
+struct ReliabilitySpec {
+  double gpu_mtbf_hours = 0;
+  double checkpoint_interval_s = 0;
+  double restart_overhead_s = 0;
+};
+
+}  // namespace fleetsim

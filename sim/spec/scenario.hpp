@@ -1,0 +1,26 @@
+// A whole scenario after loading and validation: the typed form of one scenario YAML file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "spec/cluster.hpp"
+#include "spec/jobs.hpp"
+#include "spec/model.hpp"
+
+namespace fleetsim {
+
+struct Scenario {
+  std::string name;         // `name:` or the file's stem
+  std::string source_file;  // path as given on the command line
+  ModelSpec model;
+  ClusterSpec cluster;
+  std::optional<TrainingJob> training;
+  std::optional<InferenceJob> inference;
+  CostSpec cost;
+  std::optional<ReliabilitySpec> reliability;
+  std::uint64_t seed = 1;
+};
+
+}  // namespace fleetsim
