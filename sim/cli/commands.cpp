@@ -1,10 +1,189 @@
 #include "cli/commands.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <sys/wait.h>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analytic/training_estimate.hpp"
+#include "cli/validate.hpp"
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "report/training_report.hpp"
+#include "scenario/load.hpp"
 
 namespace fleetsim::cli {
-int main_entry(int, char**) {
-  std::fprintf(stderr, "fleetsim: under construction\n");
-  return 1;
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitInternal = 1;
+constexpr int kExitBadInput = 2;
+
+constexpr const char* kUsage = R"(usage: fleetsim COMMAND [ARGS]
+
+Commands:
+  run SCENARIO.yaml [--json FILE] [--set KEY=VALUE ...] [--seed N]
+        simulate the scenario; print a summary, or the JSON report with --json - (stdout) or --json FILE
+  validate
+        run the bundled validation cases and print predicted vs published figures with the relative error
+  calibrate [--out DIR] [--gpu NAME]
+        on a GPU box: build and run kernels/, write a measured kernel profile (calibration/run-on-gpu.sh)
+  sweep, plan
+        not available in this version
+
+Options:
+  --help, -h      this text (also: fleetsim COMMAND --help)
+  --version       print the version
+
+Exit codes: 0 success, 2 bad input (file, key and line are named), 1 internal error.
+)";
+
+constexpr const char* kRunUsage = R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--set KEY=VALUE ...] [--seed N]
+
+Simulates one scenario (docs/scenario-format.md) and prints a human summary.
+  --json FILE       write the JSON report to FILE (written to a temporary file, then renamed); '-' for stdout
+  --set KEY=VALUE   override one key by its dotted path, e.g. --set training.parallelism.pp=8 (repeatable)
+  --seed N          random seed (default: the scenario's `seed`, else 1); same scenario and seed, same bytes
+  --trace FILE, --html FILE
+                    need the event-driven engine, which this version does not have yet (exit 2)
+)";
+
+struct RunArguments {
+  std::string scenario;
+  std::string json_path;
+  std::vector<std::string> overrides;
+  std::optional<std::uint64_t> seed;
+};
+
+// Takes the value after `argv[i]`, or throws an InputError that names the option.
+std::string option_value(int argc, char** argv, int& i) {
+  std::string option = argv[i];
+  if (i + 1 >= argc) throw InputError({"<command line>", 0}, option, "expects a value after it");
+  return argv[++i];
 }
+
+RunArguments parse_run_arguments(int argc, char** argv) {
+  RunArguments args;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--json") {
+      args.json_path = option_value(argc, argv, i);
+    } else if (arg == "--set") {
+      std::string value = option_value(argc, argv, i);
+      if (value.find('=') == std::string::npos)
+        throw InputError({"<command line>", 0}, "--set", "expects KEY=VALUE, got '" + value + "'");
+      args.overrides.push_back(value);
+    } else if (arg == "--seed") {
+      std::string value = option_value(argc, argv, i);
+      char* end = nullptr;
+      unsigned long long seed = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || value.front() == '-')
+        throw InputError({"<command line>", 0}, "--seed", "expects a non-negative integer, got '" + value + "'");
+      args.seed = seed;
+    } else if (arg == "--trace" || arg == "--html") {
+      throw InputError({"<command line>", 0}, std::string(arg),
+                       "needs the event-driven engine, which this version does not have yet");
+    } else if (!arg.empty() && arg.front() == '-') {
+      throw InputError({"<command line>", 0}, std::string(arg), "unknown option for `run` (see fleetsim run --help)");
+    } else if (args.scenario.empty()) {
+      args.scenario = arg;
+    } else {
+      throw InputError({"<command line>", 0}, std::string(arg), "only one scenario file may be given");
+    }
+  }
+  if (args.scenario.empty()) throw InputError({"<command line>", 0}, "run", "expects a scenario file");
+  return args;
+}
+
+int run_command(int argc, char** argv) {
+  const RunArguments args = parse_run_arguments(argc, argv);
+  LoadOptions options;
+  options.overrides = args.overrides;
+  Scenario scenario = load_scenario(args.scenario, options);
+  if (args.seed) scenario.seed = *args.seed;
+  if (!scenario.training)
+    throw InputError({scenario.source_file, 0}, "inference",
+                     "serving scenarios are parsed and checked, but simulating them is not in this version; "
+                     "give a `training` section");
+  const TrainingEstimate estimate = estimate_training(scenario);
+  const Provenance provenance{FLEETSIM_VERSION, "analytic", scenario.seed};
+  if (args.json_path.empty()) {
+    std::cout << training_report_text(scenario, estimate, provenance);
+  } else {
+    write_output(args.json_path, training_report_json(scenario, estimate, provenance), "--json");
+  }
+  return kExitOk;
+}
+
+int calibrate_command(int argc, char** argv) {
+  std::string command = "bash \"" + default_data_dir() + "/calibration/run-on-gpu.sh\"";
+  for (int i = 2; i < argc; ++i) command += std::string(" \"") + argv[i] + "\"";
+  int status = std::system(command.c_str());
+  if (status == -1) return kExitInternal;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : kExitInternal;
+}
+
+bool wants_help(int argc, char** argv) {
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int main_entry(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitBadInput;
+  }
+  const std::string_view command = argv[1];
+  try {
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (command == "--version") {
+      std::cout << "fleetsim " << FLEETSIM_VERSION << "\n";
+      return kExitOk;
+    }
+    if (command == "run") {
+      if (wants_help(argc, argv)) return std::cout << kRunUsage, kExitOk;
+      return run_command(argc, argv);
+    }
+    if (command == "validate") {
+      if (wants_help(argc, argv))
+        return std::cout << "usage: fleetsim validate\n  runs scenarios/validation/*.yaml against the published "
+                            "figures beside them and prints each prediction with its relative error\n",
+               kExitOk;
+      return validate_command(std::cout);
+    }
+    if (command == "calibrate") {
+      if (wants_help(argc, argv))
+        return std::cout << "usage: fleetsim calibrate [--out DIR] [--gpu NAME]\n  runs calibration/run-on-gpu.sh "
+                            "(needs a CUDA GPU, the CUDA toolkit, CMake and ninja)\n",
+               kExitOk;
+      return calibrate_command(argc, argv);
+    }
+    if (command == "sweep" || command == "plan") {
+      std::cerr << "fleetsim: `" << command << "` is not available in this version\n";
+      return kExitBadInput;
+    }
+    std::cerr << "fleetsim: unknown command '" << command << "'\n\n" << kUsage;
+    return kExitBadInput;
+  } catch (const InputError& error) {
+    std::cerr << "fleetsim: error: " << error.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& error) {
+    std::cerr << "fleetsim: internal error: " << error.what() << "\n";
+    return kExitInternal;
+  }
+}
+
 }  // namespace fleetsim::cli

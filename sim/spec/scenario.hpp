@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,9 @@ struct Scenario {
   CostSpec cost;
   std::optional<ReliabilitySpec> reliability;
   std::uint64_t seed = 1;
+  // Line of each key in the scenario file ("training.parallelism" -> 14), so later stages can point errors at
+  // the line that caused them (e.g. a plan that does not fit in memory).
+  std::map<std::string, int> key_lines;
 };
 
 }  // namespace fleetsim

@@ -1,0 +1,68 @@
+#include <algorithm>
+#include <cstdio>
+
+#include "analytic/training_estimate.hpp"
+#include "core/units.hpp"
+
+namespace fleetsim {
+namespace {
+
+// Bytes per parameter by role, with the precisions of V3 §3.3: BF16 working weights, FP32 gradients, FP32
+// master weights with BF16 Adam moments.
+constexpr double kWeightBytes = 2;
+constexpr double kGradientBytes = 4;
+constexpr double kOptimizerBytes = 4 + 2 + 2;
+// Held back from HBM for the CUDA context, NCCL/DeepEP buffers and allocator fragmentation. An assumption, not a
+// measurement (docs/validation.md lists it): 5% of HBM.
+constexpr double kReservedFraction = 0.05;
+
+}  // namespace
+
+MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<StageCost>& stages) {
+  const auto& job = *scenario.training;
+  const auto& plan = job.parallelism;
+  const auto& schedule = find_schedule(job.schedule);
+  MemoryBreakdown memory;
+
+  double dense = 0, experts = 0, activations = 0;
+  for (const auto& stage : stages) {
+    dense = std::max(dense, stage.dense_params);
+    experts = std::max(experts, stage.expert_params);
+    activations = std::max(activations, stage.activation_bytes);
+  }
+  const double copies = static_cast<double>(schedule.parameter_copies * schedule.chunks_per_device);
+  dense *= copies;
+  experts *= copies;
+  const double dense_ranks = static_cast<double>(plan.dp * plan.cp);
+  const double expert_ranks = static_cast<double>(std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep));
+  auto sharded = [&](double bytes_per_param, bool shard) {
+    return shard ? dense * bytes_per_param / dense_ranks + experts * bytes_per_param / expert_ranks
+                 : (dense + experts) * bytes_per_param;
+  };
+  memory.weights_bytes = sharded(kWeightBytes, plan.zero >= 3);
+  memory.gradients_bytes = sharded(kGradientBytes, plan.zero >= 2);
+  memory.optimizer_bytes = sharded(kOptimizerBytes, plan.zero >= 1);
+
+  const std::int64_t micro_batches = job.global_batch / (plan.dp * job.micro_batch);
+  memory.peak_activation_chunks = schedule.peak_activation_chunks(plan.pp, micro_batches);
+  memory.activations_bytes = activations * memory.peak_activation_chunks;
+  memory.capacity_bytes = scenario.cluster.gpu.hbm_bytes;
+  memory.reserved_bytes = kReservedFraction * memory.capacity_bytes;
+  memory.total_bytes = memory.weights_bytes + memory.gradients_bytes + memory.optimizer_bytes +
+                       memory.activations_bytes + memory.reserved_bytes;
+  return memory;
+}
+
+std::string describe_memory(const MemoryBreakdown& memory) {
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "needs %s per GPU but the GPU has %s: weights %s, gradients %s, optimizer states %s, activations %s "
+                "(%.0f micro-batch chunks in flight), reserved %s",
+                format_bytes(memory.total_bytes).c_str(), format_bytes(memory.capacity_bytes).c_str(),
+                format_bytes(memory.weights_bytes).c_str(), format_bytes(memory.gradients_bytes).c_str(),
+                format_bytes(memory.optimizer_bytes).c_str(), format_bytes(memory.activations_bytes).c_str(),
+                memory.peak_activation_chunks, format_bytes(memory.reserved_bytes).c_str());
+  return line;
+}
+
+}  // namespace fleetsim

@@ -1,0 +1,65 @@
+#include "analytic/pipeline_schedule.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace fleetsim {
+namespace {
+
+double full_backward(const ChunkTimes& c) { return c.backward_input + c.backward_weight; }
+double as_double(std::int64_t value) { return static_cast<double>(value); }
+
+// 1F1B (PipeDream-flush / Megatron): (PP-1)(F+B).
+double bubble_1f1b(const ChunkTimes& c, std::int64_t pp) { return as_double(pp - 1) * (c.forward + full_backward(c)); }
+// Interleaved 1F1B with v chunks per device (Megatron-LM, Narayanan et al. 2021): the 1F1B bubble divided by v.
+double bubble_interleaved(const ChunkTimes& c, std::int64_t pp) {
+  // c holds the times of one of the v = 2 smaller chunks, so (PP-1)(F+B) of a chunk is already the 1F1B bubble / v.
+  return as_double(pp - 1) * (c.forward + full_backward(c));
+}
+// ZB1P (zero-bubble, Qi et al. 2023): (PP-1)(F+B-2W).
+double bubble_zb1p(const ChunkTimes& c, std::int64_t pp) {
+  return as_double(pp - 1) * std::max(0.0, c.forward + full_backward(c) - 2.0 * c.backward_weight);
+}
+// DualPipe: (PP/2-1)(F&B+B-3W).
+double bubble_dualpipe(const ChunkTimes& c, std::int64_t pp) {
+  return as_double(pp / 2 - 1) *
+         std::max(0.0, c.overlapped_forward_backward + full_backward(c) - 3.0 * c.backward_weight);
+}
+// DualPipeV: DualPipe's bubble with 2*pp stages on pp devices, i.e. (2pp/2 - 1) = pp-1 chunk terms.
+double bubble_dualpipev(const ChunkTimes& c, std::int64_t pp) {
+  return as_double(pp - 1) *
+         std::max(0.0, c.overlapped_forward_backward + full_backward(c) - 3.0 * c.backward_weight);
+}
+
+// 1F1B: the first stage holds PP micro-batches in flight (fewer when the step has fewer).
+double peak_1f1b(std::int64_t pp, std::int64_t mb) { return as_double(std::min(pp, mb)); }
+// Interleaved: PP * (1 + (PP-1)/(PP*v)) chunk-sized... expressed in chunks of 1/v of a stage: v*PP + (PP-1).
+double peak_interleaved(std::int64_t pp, std::int64_t mb) { return as_double(std::min(2 * pp + pp - 1, 2 * mb)); }
+// DualPipe: PP+1 (DualPipe README).
+double peak_dualpipe(std::int64_t pp, std::int64_t mb) { return as_double(std::min(pp + 1, mb)); }
+// DualPipeV: PP+1 where PP counts its 2*pp stages, each chunk half a DualPipe stage.
+double peak_dualpipev(std::int64_t pp, std::int64_t mb) { return as_double(std::min(2 * pp + 1, 2 * mb)); }
+
+}  // namespace
+
+const std::vector<PipelineSchedule>& pipeline_schedules() {
+  static const std::vector<PipelineSchedule> registry{
+      {"1f1b", "one forward, one backward (PipeDream-flush)", 1, 1, false, false, bubble_1f1b, peak_1f1b},
+      {"interleaved", "interleaved 1F1B, 2 model chunks per device", 2, 1, false, false, bubble_interleaved,
+       peak_interleaved},
+      {"zb1p", "zero-bubble 1F1B: weight gradients fill the bubble", 1, 1, false, false, bubble_zb1p, peak_1f1b},
+      {"dualpipe", "DualPipe: bidirectional, overlaps forward/backward compute with all-to-all", 1, 2, true, true,
+       bubble_dualpipe, peak_dualpipe},
+      {"dualpipev", "DualPipeV: DualPipe folded onto half the devices (V-shape)", 2, 1, true, false,
+       bubble_dualpipev, peak_dualpipev},
+  };
+  return registry;
+}
+
+const PipelineSchedule& find_schedule(std::string_view name) {
+  for (const auto& schedule : pipeline_schedules())
+    if (schedule.name == name) return schedule;
+  throw std::out_of_range("unknown pipeline schedule '" + std::string(name) + "'");
+}
+
+}  // namespace fleetsim

@@ -1,0 +1,45 @@
+// Pipeline schedules as the analytic path sees them: a bubble formula, the activations a stage holds at peak and
+// the parameter copies it keeps. Formulas from the DualPipe README (public-figures.md §4):
+//   1F1B (PP-1)(F+B);  ZB1P (PP-1)(F+B-2W);  DualPipe (PP/2-1)(F&B+B-3W), 2x parameters, PP+1 activations;
+//   DualPipeV the same bubble on PP/2 devices.
+// There, B is a full backward chunk (input + weight gradients); here B_input and W are kept apart, so the
+// README's B is B_input + W. Adding a schedule is one function and one line in the registry (pipeline_schedule.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fleetsim {
+
+// Times of one chunk (one micro-batch through one stage chunk) on the slowest device.
+struct ChunkTimes {
+  double forward = 0;          // F
+  double backward_input = 0;   // B (input gradients only)
+  double backward_weight = 0;  // W
+  double overlapped_forward_backward = 0;  // F&B: a forward and a backward chunk of two micro-batches run together
+};
+
+struct PipelineSchedule {
+  std::string_view name;
+  std::string_view description;
+  // Model chunks each device holds (1; 2 for interleaved with two virtual stages and for DualPipeV).
+  std::int64_t chunks_per_device = 1;
+  // Full copies of a stage's parameters each device keeps (DualPipe: 2).
+  std::int64_t parameter_copies = 1;
+  // Whether MoE all-to-all hides behind another micro-batch's compute (DualPipe's bidirectional overlap).
+  bool overlaps_expert_communication = false;
+  // Whether pp must be even.
+  bool needs_even_pp = false;
+  // Idle time of a device per step, from chunk times and the number of devices in the pipeline.
+  double (*bubble_seconds)(const ChunkTimes& chunk, std::int64_t pp) = nullptr;
+  // Micro-batches of activations (in units of one chunk's activations) the busiest device holds at peak.
+  double (*peak_activation_chunks)(std::int64_t pp, std::int64_t micro_batches) = nullptr;
+};
+
+// Every schedule, in registry order. find_schedule throws std::out_of_range for an unknown name.
+const std::vector<PipelineSchedule>& pipeline_schedules();
+const PipelineSchedule& find_schedule(std::string_view name);
+
+}  // namespace fleetsim

@@ -1,0 +1,108 @@
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "analytic/training_estimate.hpp"
+#include "core/error.hpp"
+
+namespace fleetsim {
+namespace {
+
+// Power of the rest of a node (CPUs, NICs, switches in the chassis, fans), per GPU: a DGX H100 draws about
+// 10.2 kW at most with 8 x 700 W GPUs (public-figures.md §5), leaving (10.2 kW - 5.6 kW) / 8 per GPU.
+constexpr double kNodeOverheadWattsPerGpu = (10200.0 - 8 * 700.0) / 8.0;
+constexpr double kSecondsPerDay = 86400.0;
+
+// Sequences per step after `tokens_seen` tokens: the ramp grows linearly in tokens (V3 §4.2 gives the end
+// points, not the shape), rounded down to whole micro-batches on every DP rank.
+std::int64_t batch_at(const TrainingJob& job, double tokens_seen) {
+  if (!job.ramp || tokens_seen >= job.ramp->over_tokens) return job.global_batch;
+  const auto& ramp = *job.ramp;
+  double sequences = static_cast<double>(ramp.from) +
+                     static_cast<double>(ramp.to - ramp.from) * tokens_seen / ramp.over_tokens;
+  std::int64_t quantum = job.micro_batch * job.parallelism.dp;
+  auto batch = static_cast<std::int64_t>(sequences) / quantum * quantum;
+  return std::clamp(batch, std::min(ramp.from, ramp.to), std::max(ramp.from, ramp.to));
+}
+
+}  // namespace
+
+TrainingEstimate estimate_training(const Scenario& scenario) {
+  const auto& job = *scenario.training;
+  const auto& cluster = scenario.cluster;
+  TrainingEstimate estimate;
+
+  const KernelProfile profile = load_kernel_profile(cluster.profile, cluster.profile_dir);
+  const KernelCostModel kernels(profile, cluster.gpu, cluster.profile_gpu);
+  const CommModel comm(cluster, scenario.model, job.parallelism, kernels.profile());
+
+  estimate.stages = cost_stages(scenario, kernels, comm, estimate.cost_sources);
+  estimate.memory = estimate_memory(scenario, estimate.stages);
+  if (estimate.memory.total_bytes > estimate.memory.capacity_bytes) {
+    throw InputError({scenario.source_file, 0}, "training.parallelism",
+                     "the plan does not fit in GPU memory: " + describe_memory(estimate.memory) +
+                         "; use more pipeline stages, a higher ZeRO stage, recomputation or a smaller micro-batch");
+  }
+
+  // Step time at every batch size the ramp passes through (a few dozen at most), then the steps themselves.
+  std::map<std::int64_t, StepBreakdown> by_batch;
+  auto step_at = [&](std::int64_t batch) -> const StepBreakdown& {
+    auto found = by_batch.find(batch);
+    if (found == by_batch.end())
+      found = by_batch.emplace(batch, estimate_step(scenario, estimate.stages, kernels, comm, batch)).first;
+    return found->second;
+  };
+  const double tokens_per_sequence = static_cast<double>(job.seq_len);
+  double tokens_seen = 0, wall = 0, busy = 0;
+  std::int64_t steps = 0;
+  while (tokens_seen < job.tokens) {
+    std::int64_t batch = batch_at(job, tokens_seen);
+    const StepBreakdown& step = step_at(batch);
+    tokens_seen += static_cast<double>(batch) * tokens_per_sequence;
+    wall += step.step_s;
+    busy += step.compute_busy_s;
+    ++steps;
+    if (job.ramp && batch != job.global_batch) estimate.ramp_steps += 1;
+  }
+  estimate.step = step_at(job.global_batch);
+  estimate.steps = steps;
+  estimate.wall_time_s = wall;
+
+  const double gpus = static_cast<double>(cluster.gpus);
+  const double step_tokens = static_cast<double>(job.global_batch) * tokens_per_sequence;
+  estimate.model_flops_per_token = training_flops_per_token(scenario.model, job.seq_len);
+  estimate.tflops_per_gpu = estimate.model_flops_per_token * step_tokens / estimate.step.step_s / gpus / 1e12;
+  estimate.mfu = estimate.tflops_per_gpu * 1e12 / cluster.gpu.bf16_flop_per_s;
+  estimate.tokens_per_day = step_tokens / estimate.step.step_s * kSecondsPerDay;
+  estimate.gpu_hours = wall * gpus / 3600.0;
+  estimate.gpu_hours_per_trillion_tokens = estimate.gpu_hours / (tokens_seen / 1e12);
+
+  // Power: TDP while computing, idle power otherwise (waiting in bubbles and on communication).
+  const double busy_fraction = wall > 0 ? busy / wall : 0.0;
+  const auto& gpu = cluster.gpu;
+  estimate.gpu_average_w = gpu.idle_w + (gpu.tdp_w - gpu.idle_w) * busy_fraction;
+  const double it_w = (estimate.gpu_average_w + kNodeOverheadWattsPerGpu) * gpus;
+  estimate.facility_average_kw = it_w * scenario.cost.pue / 1e3;
+  estimate.energy_mwh = estimate.facility_average_kw * wall / 3600.0 / 1e3;
+
+  // Money: rental per GPU-hour, or capital amortised over the years of service, plus electricity.
+  const auto& cost = scenario.cost;
+  if (cost.gpu_hour_usd) {
+    estimate.compute_usd = estimate.gpu_hours * *cost.gpu_hour_usd;
+  } else if (cost.capex) {
+    const auto& capex = *cost.capex;
+    const double per_gpu = capex.gpu_usd + capex.server_per_node_usd / static_cast<double>(cluster.gpus_per_node) +
+                           capex.network_per_gpu_usd;
+    // Annuity: yearly payment that repays per_gpu over `years` at `interest`.
+    const double yearly = capex.interest > 0
+                              ? per_gpu * capex.interest / (1.0 - std::pow(1.0 + capex.interest, -capex.years))
+                              : per_gpu / capex.years;
+    estimate.compute_usd = yearly / (365.0 * 24.0) * estimate.gpu_hours;
+  }
+  estimate.energy_usd = estimate.energy_mwh * 1e3 * cost.electricity_usd_per_kwh;
+  estimate.total_usd = estimate.compute_usd + estimate.energy_usd;
+  estimate.per_day_usd = wall > 0 ? estimate.total_usd / (wall / kSecondsPerDay) : 0.0;
+  return estimate;
+}
+
+}  // namespace fleetsim

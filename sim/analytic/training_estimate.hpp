@@ -1,0 +1,98 @@
+// The analytic training model: step time from per-chunk costs and a schedule's bubble formula, memory per GPU,
+// and the whole run (steps for the token budget with the batch ramp, wall time, GPU-hours, energy, dollars).
+// This is the fast path that sweeps use; the event-driven SimGrid engine replays the same chunks on a topology.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "analytic/pipeline_schedule.hpp"
+#include "cost/comm_model.hpp"
+#include "cost/kernel_cost.hpp"
+#include "spec/scenario.hpp"
+
+namespace fleetsim {
+
+// Work of one micro-batch through one stage chunk of the pipeline, costed.
+struct StageCost {
+  StageSlice slice;
+  double forward_compute_s = 0;
+  double backward_input_compute_s = 0;
+  double backward_weight_compute_s = 0;
+  double forward_comm_s = 0;   // MoE dispatch + combine of the forward pass
+  double backward_comm_s = 0;  // their backward counterparts
+  double model_flops = 0;      // per micro-batch (for MFU)
+  double activation_bytes = 0; // saved for backward, per micro-batch
+  double dense_params = 0;     // parameters on this GPU that every DP rank holds (attention, dense FFN, shared ...)
+  double expert_params = 0;    // routed-expert parameters on this GPU
+};
+
+struct StepBreakdown {
+  double forward_chunk_s = 0;         // F of the slowest device, including the SM share lost to communication
+  double backward_input_chunk_s = 0;  // B
+  double backward_weight_chunk_s = 0; // W
+  double overlapped_chunk_s = 0;      // F&B
+  double steady_s = 0;                // micro-batches x (F + B + W) x chunks per device
+  double bubble_s = 0;
+  double exposed_communication_s = 0; // EP all-to-all not hidden, PP transfers on the fill/drain path
+  double data_parallel_s = 0;         // gradient reduce-scatter + parameter all-gather not hidden by the bubble
+  double optimizer_s = 0;
+  double step_s = 0;
+  std::int64_t micro_batches = 0;     // per pipeline per step
+  double compute_busy_s = 0;          // time the GPU computes (for power)
+};
+
+struct MemoryBreakdown {
+  double weights_bytes = 0;
+  double gradients_bytes = 0;
+  double optimizer_bytes = 0;  // FP32 master weights + Adam moments, after ZeRO sharding
+  double activations_bytes = 0;
+  double reserved_bytes = 0;   // CUDA context, communication buffers, allocator slack
+  double total_bytes = 0;
+  double capacity_bytes = 0;
+  double peak_activation_chunks = 0;
+};
+
+struct TrainingEstimate {
+  StepBreakdown step;              // at the final (largest) batch
+  MemoryBreakdown memory;
+  std::vector<StageCost> stages;   // one per stage chunk
+  CostSourceCounts cost_sources;   // per step at the final batch
+  double model_flops_per_token = 0;
+  double tflops_per_gpu = 0;
+  double mfu = 0;
+  double tokens_per_day = 0;
+  std::int64_t steps = 0;
+  double wall_time_s = 0;
+  double gpu_hours = 0;
+  double gpu_hours_per_trillion_tokens = 0;
+  double ramp_steps = 0;           // steps spent in the batch ramp
+  // Power and money.
+  double gpu_average_w = 0;
+  double facility_average_kw = 0;
+  double energy_mwh = 0;
+  double compute_usd = 0;
+  double energy_usd = 0;
+  double total_usd = 0;
+  double per_day_usd = 0;
+};
+
+// Thrown (as InputError by the caller, with key and breakdown) when the plan does not fit in GPU memory.
+std::string describe_memory(const MemoryBreakdown& memory);
+
+// Costs every stage chunk of one micro-batch.
+std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
+                                   CostSourceCounts& sources);
+
+// Step time at `global_batch` sequences from costed stages.
+StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCost>& stages,
+                            const KernelCostModel& kernels, const CommModel& comm, std::int64_t global_batch);
+
+MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<StageCost>& stages);
+
+// The whole analytic estimate; throws InputError when the plan does not fit in memory.
+TrainingEstimate estimate_training(const Scenario& scenario);
+
+}  // namespace fleetsim

@@ -1,0 +1,73 @@
+#include "cli/validate.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "analytic/training_estimate.hpp"
+#include "core/csv.hpp"
+#include "core/error.hpp"
+#include "scenario/load.hpp"
+
+namespace fleetsim::cli {
+namespace {
+
+using Metric = std::function<double(const TrainingEstimate&)>;
+
+// JSON report keys that validation cases may name, read from the estimate the report is written from.
+const std::map<std::string, Metric>& metrics() {
+  static const std::map<std::string, Metric> table{
+      {"training.step_time_s", [](const TrainingEstimate& e) { return e.step.step_s; }},
+      {"training.breakdown_s.forward_chunk", [](const TrainingEstimate& e) { return e.step.forward_chunk_s; }},
+      {"training.breakdown_s.backward_input_chunk",
+       [](const TrainingEstimate& e) { return e.step.backward_input_chunk_s; }},
+      {"training.breakdown_s.backward_weight_chunk",
+       [](const TrainingEstimate& e) { return e.step.backward_weight_chunk_s; }},
+      {"training.breakdown_s.bubble", [](const TrainingEstimate& e) { return e.step.bubble_s; }},
+      {"training.breakdown_s.optimizer", [](const TrainingEstimate& e) { return e.step.optimizer_s; }},
+      {"training.tokens_per_day", [](const TrainingEstimate& e) { return e.tokens_per_day; }},
+      {"training.tflops_per_gpu", [](const TrainingEstimate& e) { return e.tflops_per_gpu; }},
+      {"training.mfu", [](const TrainingEstimate& e) { return e.mfu; }},
+      {"training.gpu_hours", [](const TrainingEstimate& e) { return e.gpu_hours; }},
+      {"training.gpu_hours_per_trillion_tokens",
+       [](const TrainingEstimate& e) { return e.gpu_hours_per_trillion_tokens; }},
+      {"training.wall_time_days", [](const TrainingEstimate& e) { return e.wall_time_s / 86400.0; }},
+      {"cost.compute_usd", [](const TrainingEstimate& e) { return e.compute_usd; }},
+  };
+  return table;
+}
+
+}  // namespace
+
+int validate_command(std::ostream& out) {
+  const std::string root = default_data_dir();
+  const auto cases = CsvTable::read(root + "/scenarios/validation/published.csv");
+  std::map<std::string, TrainingEstimate> estimates;  // one run per scenario
+  char line[512];
+  std::snprintf(line, sizeof line, "%-28s %-44s %14s %14s %9s  %s\n", "scenario", "metric", "predicted",
+                "published", "error", "source");
+  out << line;
+  for (std::size_t row = 0; row < cases.rows(); ++row) {
+    const std::string& scenario_file = cases.text(row, "scenario");
+    const std::string& metric = cases.text(row, "metric");
+    auto found = metrics().find(metric);
+    if (found == metrics().end())
+      throw InputError({cases.path(), cases.line_of(row)}, "metric", "unknown report key '" + metric + "'");
+    auto estimate = estimates.find(scenario_file);
+    if (estimate == estimates.end()) {
+      Scenario scenario = load_scenario(root + "/scenarios/" + scenario_file, LoadOptions{});
+      estimate = estimates.emplace(scenario_file, estimate_training(scenario)).first;
+    }
+    const double predicted = found->second(estimate->second);
+    const double published = cases.required_number(row, "published");
+    std::snprintf(line, sizeof line, "%-28s %-44s %14.5g %14.5g %+8.1f%%  %s\n", scenario_file.c_str(),
+                  metric.c_str(), predicted, published, (predicted - published) / published * 100.0,
+                  cases.text(row, "source").c_str());
+    out << line;
+  }
+  return 0;
+}
+
+}  // namespace fleetsim::cli

@@ -1,0 +1,84 @@
+#include "cost/comm_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <vector>
+
+namespace fleetsim {
+
+CommModel::CommModel(const ClusterSpec& cluster, const ModelSpec& model, const ParallelPlan& plan,
+                     const KernelProfile& profile)
+    : cluster_(cluster), model_(model), plan_(plan), profile_(profile) {
+  nic_bytes_per_s_ = cluster_.network.nic_bandwidth_bytes_per_s * kInfinibandEfficiency /
+                     std::max(1.0, cluster_.network.oversubscription);
+  nvlink_bytes_per_s_ = cluster_.gpu.nvlink_bandwidth_bytes_per_s / 2.0 * kNvlinkEfficiency;
+}
+
+double CommModel::expected_remote_nodes_per_token() const {
+  const double ep_nodes = static_cast<double>(plan_.ep) / static_cast<double>(cluster_.gpus_per_node);
+  if (ep_nodes <= 1.0) return 0.0;
+  const auto& moe = model_.moe;
+  // Experts are laid out group by group over the EP group's nodes; a token may use `groups_per_token` groups,
+  // i.e. `candidate` nodes, and picks top_k experts among them (taken as uniform: the balanced load).
+  double nodes_per_group = std::max(1.0, ep_nodes / static_cast<double>(std::max<std::int64_t>(1, moe.groups)));
+  double candidate = std::min(ep_nodes, static_cast<double>(moe.groups_per_token) * nodes_per_group);
+  double reached = candidate * (1.0 - std::pow(1.0 - 1.0 / candidate, static_cast<double>(moe.top_k)));
+  // The token's own node is among them with probability reached / ep_nodes; those copies stay on NVLink.
+  return reached * (1.0 - 1.0 / ep_nodes);
+}
+
+double CommModel::deepep_bytes_per_s(bool combine) const {
+  const bool intranode = plan_.ep <= cluster_.gpus_per_node;
+  // Published DeepEP normal-kernel bandwidths by EP size, interpolated in log(EP) and clamped at the ends.
+  std::vector<std::pair<double, double>> points;
+  for (const auto& row : profile_.all_to_all) {
+    if (row.mode != "normal" || row.bytes_per_s <= 0) continue;
+    if ((row.kernel == "combine") != combine) continue;
+    if ((row.ep <= cluster_.gpus_per_node) != intranode) continue;
+    points.emplace_back(static_cast<double>(row.ep), row.bytes_per_s);
+  }
+  if (points.empty()) return intranode ? nvlink_bytes_per_s_ : nic_bytes_per_s_;
+  std::sort(points.begin(), points.end());
+  double ep = static_cast<double>(plan_.ep);
+  double bandwidth = points.back().second;
+  if (ep <= points.front().first) {
+    bandwidth = points.front().second;
+  } else {
+    for (std::size_t i = 1; i < points.size(); ++i) {
+      if (ep <= points[i].first) {
+        double t = std::log(ep / points[i - 1].first) / std::log(points[i].first / points[i - 1].first);
+        bandwidth = points[i - 1].second + t * (points[i].second - points[i - 1].second);
+        break;
+      }
+    }
+  }
+  // DeepEP's figures are for 400 Gb/s NICs on H800 nodes: scale by this cluster's link speed.
+  if (!intranode) bandwidth *= nic_bytes_per_s_ / (50e9 * kInfinibandEfficiency);
+  return bandwidth;
+}
+
+double CommModel::moe_all_to_all_seconds(const Op& op) const {
+  if (plan_.ep <= 1 || op.comm_bytes <= 0) return 0.0;
+  const bool combine = op.name.find("combine") != std::string::npos;
+  const bool intranode = plan_.ep <= cluster_.gpus_per_node;
+  if (intranode) return op.comm_bytes / deepep_bytes_per_s(combine);
+  // op.comm_bytes counts every token copy that leaves this GPU (top_k x (ep-1)/ep of the tokens); DeepEP sends
+  // one copy per remote node over InfiniBand and forwards the rest over NVLink, so IB carries this share of it.
+  const double copies_leaving =
+      static_cast<double>(model_.moe.top_k) * static_cast<double>(plan_.ep - 1) / static_cast<double>(plan_.ep);
+  const double ib_bytes = op.comm_bytes * expected_remote_nodes_per_token() / copies_leaving;
+  return ib_bytes / deepep_bytes_per_s(combine);
+}
+
+double CommModel::ring_shard_collective_seconds(double bytes, std::int64_t ranks) const {
+  if (ranks <= 1 || bytes <= 0) return 0.0;
+  // Bandwidth term only: the buffers here are tens of MB or more, where per-hop latency (microseconds) is
+  // negligible against (ranks-1)/ranks x bytes / bandwidth.
+  double n = static_cast<double>(ranks);
+  return (n - 1.0) / n * bytes / nic_bytes_per_s_;
+}
+
+double CommModel::p2p_seconds(double bytes) const { return bytes / nic_bytes_per_s_; }
+
+}  // namespace fleetsim

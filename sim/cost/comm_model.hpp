@@ -1,0 +1,58 @@
+// Communication cost for the analytic path: a bandwidth model of the collectives of a training step.
+//
+// MoE dispatch/combine use DeepEP's published bandwidths (the profile's all_to_all.csv) with DeepEP's routing:
+// a token crosses InfiniBand once per remote node it reaches (node-limited routing, at most groups_per_token
+// nodes), then fans out over NVLink. DP and PP traffic runs over the GPU's own NIC (one NIC per GPU, one plane
+// per NIC) at the achievable fraction of line rate that DeepSeek reports.
+#pragma once
+
+#include <cstdint>
+
+#include "cost/kernel_profile.hpp"
+#include "graph/op_graph.hpp"
+#include "spec/cluster.hpp"
+#include "spec/model.hpp"
+
+namespace fleetsim {
+
+// Achievable InfiniBand bandwidth: 40 of 50 GB/s per 400 Gb/s port (V3 §3.2.2, ISCA §4).
+inline constexpr double kInfinibandEfficiency = 40.0 / 50.0;
+// Achievable NVLink bandwidth per direction: about 160 GB/s of the H800's 400 GB/s bidirectional, i.e. 200 per
+// direction (V3 §3.2.2).
+inline constexpr double kNvlinkEfficiency = 160.0 / 200.0;
+// SMs DeepSeek-V3 dedicates to all-to-all communication while it overlaps compute (V3 §3.2.2: 20 of 132).
+inline constexpr std::int64_t kCommunicationSms = 20;
+
+class CommModel {
+ public:
+  CommModel(const ClusterSpec& cluster, const ModelSpec& model, const ParallelPlan& plan,
+            const KernelProfile& profile);
+
+  // Time of one MoE dispatch or combine op of the op graph (op.kind == all_to_all).
+  double moe_all_to_all_seconds(const Op& op) const;
+
+  // Ring reduce-scatter or all-gather of `bytes` (the full, unsharded buffer of one rank) over `ranks` ranks,
+  // one per node: each rank moves (ranks-1)/ranks of the buffer over its NIC.
+  double ring_shard_collective_seconds(double bytes, std::int64_t ranks) const;
+
+  // A point-to-point transfer between pipeline stages (always across nodes when gpus_per_node <= tp*cp).
+  double p2p_seconds(double bytes) const;
+
+  // Expected remote nodes a token's copies reach in the EP group (DeepEP sends one IB message per remote node).
+  double expected_remote_nodes_per_token() const;
+
+  double nic_bytes_per_s() const { return nic_bytes_per_s_; }
+  double nvlink_bytes_per_s() const { return nvlink_bytes_per_s_; }
+
+ private:
+  double deepep_bytes_per_s(bool combine) const;
+
+  ClusterSpec cluster_;
+  ModelSpec model_;
+  ParallelPlan plan_;
+  const KernelProfile& profile_;
+  double nic_bytes_per_s_ = 0;
+  double nvlink_bytes_per_s_ = 0;
+};
+
+}  // namespace fleetsim

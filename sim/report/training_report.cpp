@@ -1,0 +1,146 @@
+#include "report/training_report.hpp"
+
+#include <cstdio>
+#include <string>
+
+#include "core/units.hpp"
+#include "report/json_writer.hpp"
+
+namespace fleetsim {
+namespace {
+
+const char* precision_name(Precision precision) { return precision == Precision::fp8 ? "fp8" : "bf16"; }
+
+void write_cost_sources(JsonWriter& json, const CostSourceCounts& counts) {
+  json.begin_object("cost_sources");
+  for (std::size_t i = 0; i < kCostSourceCount; ++i) {
+    json.begin_object(to_string(static_cast<CostSource>(i)));
+    json.integer("ops", counts.ops[i]);
+    json.number("seconds_per_micro_batch", counts.seconds[i]);
+    json.end_object();
+  }
+  json.end_object();
+}
+
+}  // namespace
+
+std::string training_report_json(const Scenario& scenario, const TrainingEstimate& e, const Provenance& provenance) {
+  const auto& job = *scenario.training;
+  const auto& step = e.step;
+  JsonWriter json;
+  json.begin_object();
+  json.string("fleetsim_version", provenance.version);
+  json.string("scenario", scenario.name);
+  json.begin_object("provenance")
+      .string("profile", scenario.cluster.profile)
+      .string("network_backend", provenance.network_backend)
+      .integer("seed", static_cast<long long>(provenance.seed))
+      .string("gpu", scenario.cluster.gpu.name)
+      .string("model", scenario.model.name)
+      .end_object();
+
+  json.begin_object("training");
+  json.number("step_time_s", step.step_s);
+  json.begin_object("breakdown_s")
+      .number("forward_chunk", step.forward_chunk_s)
+      .number("backward_input_chunk", step.backward_input_chunk_s)
+      .number("backward_weight_chunk", step.backward_weight_chunk_s)
+      .number("bubble", step.bubble_s)
+      .number("optimizer", step.optimizer_s)
+      .number("exposed_communication", step.exposed_communication_s + step.data_parallel_s)
+      .number("steady_state", step.steady_s)
+      .number("overlapped_forward_backward_chunk", step.overlapped_chunk_s)
+      .number("data_parallel_exposed", step.data_parallel_s)
+      .number("pipeline_exposed_communication", step.exposed_communication_s)
+      .end_object();
+  json.number("tokens_per_day", e.tokens_per_day);
+  json.number("tflops_per_gpu", e.tflops_per_gpu);
+  json.number("mfu", e.mfu);
+  json.number("memory_per_gpu_bytes", e.memory.total_bytes);
+  json.integer("steps", e.steps);
+  json.number("wall_time_days", e.wall_time_s / 86400.0);
+  json.number("gpu_hours", e.gpu_hours);
+  json.number("gpu_hours_per_trillion_tokens", e.gpu_hours_per_trillion_tokens);
+  json.number("model_flops_per_token", e.model_flops_per_token);
+  json.integer("micro_batches_per_step", step.micro_batches);
+  json.number("batch_ramp_steps", e.ramp_steps);
+  json.string("schedule", job.schedule);
+  json.string("precision", precision_name(job.precision));
+  json.begin_object("memory_breakdown_bytes")
+      .number("weights", e.memory.weights_bytes)
+      .number("gradients", e.memory.gradients_bytes)
+      .number("optimizer_states", e.memory.optimizer_bytes)
+      .number("activations", e.memory.activations_bytes)
+      .number("reserved", e.memory.reserved_bytes)
+      .number("capacity", e.memory.capacity_bytes)
+      .end_object();
+  write_cost_sources(json, e.cost_sources);
+  json.end_object();
+
+  json.begin_object("power")
+      .number("gpu_average_w", e.gpu_average_w)
+      .number("facility_average_kw", e.facility_average_kw)
+      .number("energy_mwh", e.energy_mwh)
+      .end_object();
+  json.begin_object("cost")
+      .number("total_usd", e.total_usd)
+      .number("compute_usd", e.compute_usd)
+      .number("energy_usd", e.energy_usd)
+      .number("per_day_usd", e.per_day_usd)
+      .end_object();
+  json.end_object();
+  return json.text();
+}
+
+std::string training_report_text(const Scenario& scenario, const TrainingEstimate& e, const Provenance& provenance) {
+  const auto& job = *scenario.training;
+  const auto& plan = job.parallelism;
+  const auto& step = e.step;
+  std::string out;
+  char line[256];
+  auto add = [&](const char* format, auto... values) {
+    std::snprintf(line, sizeof line, format, values...);
+    out += line;
+  };
+  add("fleetsim %s  scenario %s  (%s backend, profile %s, seed %llu)\n", provenance.version.c_str(),
+      scenario.name.c_str(), provenance.network_backend.c_str(), scenario.cluster.profile.c_str(),
+      static_cast<unsigned long long>(provenance.seed));
+  add("  %s on %lld x %s: TP%lld PP%lld EP%lld DP%lld, ZeRO-%lld, %s, %s, %lld-token sequences\n",
+      scenario.model.name.c_str(), static_cast<long long>(scenario.cluster.gpus), scenario.cluster.gpu.name.c_str(),
+      static_cast<long long>(plan.tp), static_cast<long long>(plan.pp), static_cast<long long>(plan.ep),
+      static_cast<long long>(plan.dp), static_cast<long long>(plan.zero), job.schedule.c_str(),
+      precision_name(job.precision), static_cast<long long>(job.seq_len));
+  out += "\nStep (" + std::to_string(job.global_batch) + " sequences, " + std::to_string(step.micro_batches) +
+         " micro-batches per pipeline)\n";
+  add("  step time               %10.3f s\n", step.step_s);
+  add("    steady compute        %10.3f s   (F %.4f + B %.4f + W %.4f s per chunk)\n", step.steady_s,
+      step.forward_chunk_s, step.backward_input_chunk_s, step.backward_weight_chunk_s);
+  add("    pipeline bubble       %10.3f s\n", step.bubble_s);
+  add("    exposed communication %10.3f s   (EP/PP %.3f s, DP %.3f s)\n",
+      step.exposed_communication_s + step.data_parallel_s, step.exposed_communication_s, step.data_parallel_s);
+  add("    optimizer             %10.3f s\n", step.optimizer_s);
+  add("  throughput              %10.1f TFLOPS/GPU   MFU %.1f%% of BF16 peak\n", e.tflops_per_gpu, e.mfu * 100.0);
+  add("  tokens per day          %10s\n", format_si(e.tokens_per_day).c_str());
+  add("  memory per GPU          %10s of %s (weights %s, grads %s, optimizer %s, activations %s)\n",
+      format_bytes(e.memory.total_bytes).c_str(), format_bytes(e.memory.capacity_bytes).c_str(),
+      format_bytes(e.memory.weights_bytes).c_str(), format_bytes(e.memory.gradients_bytes).c_str(),
+      format_bytes(e.memory.optimizer_bytes).c_str(), format_bytes(e.memory.activations_bytes).c_str());
+  add("\nWhole run (%s tokens)\n", format_si(job.tokens).c_str());
+  add("  steps                   %10lld   (%.0f in the batch ramp)\n", static_cast<long long>(e.steps), e.ramp_steps);
+  add("  wall-clock              %10.1f days\n", e.wall_time_s / 86400.0);
+  add("  GPU-hours               %10s   (%s per trillion tokens)\n", format_si(e.gpu_hours).c_str(),
+      format_si(e.gpu_hours_per_trillion_tokens).c_str());
+  add("  energy                  %10.0f MWh   (GPU %.0f W average, facility %.0f kW)\n", e.energy_mwh,
+      e.gpu_average_w, e.facility_average_kw);
+  add("  cost                    %10s   (compute $%s + energy $%s; $%s per day)\n",
+      ("$" + format_si(e.total_usd)).c_str(), format_si(e.compute_usd).c_str(), format_si(e.energy_usd).c_str(),
+      format_si(e.per_day_usd).c_str());
+  const auto& counts = e.cost_sources;
+  add("\nOps costed: %lld from the profile, %lld transferred from another GPU/dtype, %lld by roofline, %lld "
+      "communication\n",
+      static_cast<long long>(counts.ops[0]), static_cast<long long>(counts.ops[1]),
+      static_cast<long long>(counts.ops[2]), static_cast<long long>(counts.ops[3]));
+  return out;
+}
+
+}  // namespace fleetsim

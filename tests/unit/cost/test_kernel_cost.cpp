@@ -1,0 +1,182 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cost/comm_model.hpp"
+#include "cost/kernel_cost.hpp"
+#include "cost/roofline.hpp"
+
+namespace fleetsim {
+namespace {
+
+// Datasheet numbers (public-figures.md §5) written inline so these tests do not depend on the YAML bundles.
+GpuSpec h800() {
+  GpuSpec gpu;
+  gpu.name = "h800";
+  gpu.bf16_flop_per_s = 989e12;
+  gpu.fp8_flop_per_s = 1979e12;
+  gpu.hbm_bytes = 80e9;
+  gpu.hbm_bandwidth_bytes_per_s = 3.35e12;
+  gpu.nvlink_bandwidth_bytes_per_s = 400e9;
+  gpu.sm_count = 132;
+  return gpu;
+}
+
+GpuSpec h200() {
+  GpuSpec gpu = h800();
+  gpu.name = "h200";
+  gpu.hbm_bandwidth_bytes_per_s = 4.8e12;
+  gpu.nvlink_bandwidth_bytes_per_s = 900e9;
+  return gpu;
+}
+
+KernelProfile published() {
+  return load_kernel_profile("h800-published", std::string(FLEETSIM_SOURCE_ROOT) + "/profiles/h800-published");
+}
+
+Op gemm_op(std::int64_t m, std::int64_t n, std::int64_t k, DataType dtype = DataType::fp8,
+           std::int64_t groups = 1) {
+  Op op;
+  op.name = "test.gemm";
+  op.kind = groups > 1 ? OpKind::grouped_gemm : OpKind::gemm;
+  op.dtype = dtype;
+  op.gemm = {m, n, k, groups};
+  op.flops = 2.0 * static_cast<double>(m * groups) * static_cast<double>(n) * static_cast<double>(k);
+  op.bytes_read = static_cast<double>(m * k + k * n);  // FP8 operands
+  op.bytes_written = 2.0 * static_cast<double>(m * n);
+  return op;
+}
+
+TEST(KernelCost, ExactProfileRowGivesThePublishedThroughput) {
+  KernelCostModel model(published(), h800(), h800());
+  Op op = gemm_op(4096, 7168, 2048);
+  OpCost cost = model.compute_op(op);
+  EXPECT_EQ(cost.source, CostSource::profile);
+  EXPECT_NEAR(op.flops / cost.seconds, 1025e12, 1e9);  // DeepGEMM: 1025 TFLOPS at M=4096, 7168 x 2048
+}
+
+TEST(KernelCost, InterpolatesLinearlyInLogM) {
+  KernelCostModel model(published(), h800(), h800());
+  Op op = gemm_op(1024, 7168, 2048);
+  // 1024 lies 3/5 of the way from 128 to 4096 in log2: 510 + 0.6 * (1025 - 510) = 819 TFLOPS.
+  EXPECT_NEAR(op.flops / model.compute_op(op).seconds, 819e12, 1e9);
+}
+
+TEST(KernelCost, BelowTheSmallestMeasuredMTheTimeStaysThatOfTheSmallest) {
+  KernelCostModel model(published(), h800(), h800());
+  EXPECT_NEAR(model.compute_op(gemm_op(16, 4096, 7168)).seconds, model.compute_op(gemm_op(64, 4096, 7168)).seconds,
+              1e-12);
+}
+
+TEST(KernelCost, GroupedGemmUsesTheGroupedTable) {
+  KernelCostModel model(published(), h800(), h800());
+  Op op = gemm_op(8192, 4096, 7168, DataType::fp8, 4);
+  EXPECT_NEAR(op.flops / model.compute_op(op).seconds, 1297e12, 1e9);  // DeepGEMM contiguous, 4 groups
+}
+
+TEST(KernelCost, FarShapesFallBackToTheRoofline) {
+  KernelCostModel model(published(), h800(), h800());
+  Op op = gemm_op(4096, 128, 128);
+  OpCost cost = model.compute_op(op);
+  EXPECT_EQ(cost.source, CostSource::roofline);
+  double expected = std::max(op.flops / (1979e12 * roofline::kGemmEfficiency),
+                             (op.bytes_read + op.bytes_written) / (3.35e12 * roofline::kMemoryEfficiency));
+  EXPECT_NEAR(cost.seconds, expected, 1e-15);
+}
+
+TEST(KernelCost, EfficiencyTransfersToAnotherGpuAndDtype) {
+  KernelCostModel on_h800(published(), h800(), h800());
+  KernelCostModel on_h200(published(), h200(), h800());
+  Op fp8 = gemm_op(4096, 4096, 7168);
+  OpCost transferred = on_h200.compute_op(fp8);
+  EXPECT_EQ(transferred.source, CostSource::profile_transferred);
+  EXPECT_NEAR(transferred.seconds, on_h800.compute_op(fp8).seconds, 1e-12);  // same tensor-core peak
+  // BF16 borrows the FP8 efficiency (1304 / 1979) against the BF16 peak.
+  Op bf16 = gemm_op(4096, 4096, 7168, DataType::bf16);
+  OpCost cost = on_h800.compute_op(bf16);
+  EXPECT_EQ(cost.source, CostSource::profile_transferred);
+  EXPECT_NEAR(bf16.flops / cost.seconds, 1304.0 / 1979.0 * 989e12, 1e9);
+}
+
+TEST(KernelCost, TrainingAttentionUsesTheRooflineWithFlashMlaEfficiency) {
+  KernelCostModel model(published(), h800(), h800());
+  Op op;
+  op.kind = OpKind::attention;
+  op.attention = {1, 128, 4096, 4096, 192, 128, true};
+  op.flops = 2.0 * 128 * (192 + 128) * 4096.0 * 4096.0 / 2.0;
+  op.bytes_read = 1e6;
+  OpCost cost = model.compute_op(op);
+  EXPECT_EQ(cost.source, CostSource::roofline);
+  EXPECT_NEAR(op.flops / cost.seconds, 620e12, 1e9);
+}
+
+TEST(KernelCost, MemoryBoundOpsRunAtTheDocumentedFractionOfHbm) {
+  KernelCostModel model(published(), h800(), h800());
+  Op op;
+  op.name = "L0.attn_norm.fwd";
+  op.kind = OpKind::norm;
+  op.bytes_read = 1e9;
+  op.bytes_written = 1e9;
+  EXPECT_NEAR(model.compute_op(op).seconds, 2e9 / 3000e9, 1e-12);
+}
+
+ModelSpec deepseek_v3_moe() {
+  ModelSpec model;
+  model.kind = ModelKind::moe;
+  model.hidden = 7168;
+  model.moe.routed_experts = 256;
+  model.moe.top_k = 8;
+  model.moe.groups = 8;
+  model.moe.groups_per_token = 4;
+  return model;
+}
+
+ClusterSpec h800_cluster() {
+  ClusterSpec cluster;
+  cluster.gpu = h800();
+  cluster.gpus = 2048;
+  cluster.gpus_per_node = 8;
+  cluster.network.nic_bandwidth_bytes_per_s = 50e9;  // 400 Gb/s CX7
+  return cluster;
+}
+
+TEST(CommModel, RemoteNodesPerTokenFollowNodeLimitedRouting) {
+  ParallelPlan plan;
+  plan.ep = 64;
+  auto profile = published();
+  CommModel comm(h800_cluster(), deepseek_v3_moe(), plan, profile);
+  // 8 nodes, one expert group each; a token uses 4 groups and picks 8 experts among 4 candidate nodes:
+  // 4 * (1 - (3/4)^8) distinct nodes, of which 7/8 are remote.
+  EXPECT_NEAR(comm.expected_remote_nodes_per_token(), 4.0 * (1.0 - std::pow(0.75, 8)) * 7.0 / 8.0, 1e-12);
+  plan.ep = 8;
+  CommModel intranode(h800_cluster(), deepseek_v3_moe(), plan, profile);
+  EXPECT_EQ(intranode.expected_remote_nodes_per_token(), 0.0);
+}
+
+TEST(CommModel, DispatchTimeUsesDeepEpBandwidthOnTheInfinibandShare) {
+  ParallelPlan plan;
+  plan.ep = 64;
+  auto profile = published();
+  CommModel comm(h800_cluster(), deepseek_v3_moe(), plan, profile);
+  Op dispatch;
+  dispatch.name = "L3.moe.dispatch.fwd";
+  dispatch.kind = OpKind::all_to_all;
+  const double tokens = 4096, copies = 8.0 * 63.0 / 64.0;
+  dispatch.comm_bytes = tokens * copies * 7168.0;  // FP8 payload
+  const double ib_bytes = tokens * comm.expected_remote_nodes_per_token() * 7168.0;
+  EXPECT_NEAR(comm.moe_all_to_all_seconds(dispatch), ib_bytes / 51e9, 1e-12);  // DeepEP EP64 dispatch 51 GB/s
+  dispatch.name = "L3.moe.combine.fwd";
+  EXPECT_NEAR(comm.moe_all_to_all_seconds(dispatch), ib_bytes / 50e9, 1e-12);  // combine 50 GB/s
+}
+
+TEST(CommModel, RingCollectivesMoveAllButOneShardOverTheNic) {
+  ParallelPlan plan;
+  auto profile = published();
+  CommModel comm(h800_cluster(), deepseek_v3_moe(), plan, profile);
+  // 40 GB/s achievable of a 50 GB/s port (V3 §3.2.2).
+  EXPECT_NEAR(comm.ring_shard_collective_seconds(1e9, 128), 127.0 / 128.0 * 1e9 / 40e9, 1e-15);
+  EXPECT_EQ(comm.ring_shard_collective_seconds(1e9, 1), 0.0);
+}
+
+}  // namespace
+}  // namespace fleetsim
