@@ -23,33 +23,30 @@ MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<Stag
   const auto& plan = job.parallelism;
   const auto& schedule = find_schedule(job.schedule);
   MemoryBreakdown memory;
-
-  double dense = 0, experts = 0, activations = 0;
-  for (const auto& stage : stages) {
-    dense = std::max(dense, stage.dense_params);
-    experts = std::max(experts, stage.expert_params);
-    activations = std::max(activations, stage.activation_bytes);
-  }
-  const double copies = static_cast<double>(schedule.parameter_copies * schedule.chunks_per_device);
-  dense *= copies;
-  experts *= copies;
-  const double dense_ranks = static_cast<double>(plan.dp * plan.cp);
-  const double expert_ranks = static_cast<double>(std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep));
-  auto sharded = [&](double bytes_per_param, bool shard) {
-    return shard ? dense * bytes_per_param / dense_ranks + experts * bytes_per_param / expert_ranks
-                 : (dense + experts) * bytes_per_param;
-  };
-  memory.weights_bytes = sharded(kWeightBytes, plan.zero >= 3);
-  memory.gradients_bytes = sharded(kGradientBytes, plan.zero >= 2);
-  memory.optimizer_bytes = sharded(kOptimizerBytes, plan.zero >= 1);
-
   const std::int64_t micro_batches = job.global_batch / (plan.dp * job.micro_batch);
   memory.peak_activation_chunks = schedule.peak_activation_chunks(plan.pp, micro_batches);
-  memory.activations_bytes = activations * memory.peak_activation_chunks;
   memory.capacity_bytes = scenario.cluster.gpu.hbm_bytes;
   memory.reserved_bytes = kReservedFraction * memory.capacity_bytes;
-  memory.total_bytes = memory.weights_bytes + memory.gradients_bytes + memory.optimizer_bytes +
-                       memory.activations_bytes + memory.reserved_bytes;
+  // Dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep: ZeRO shards over those.
+  const double dense_ranks = static_cast<double>(plan.dp * plan.cp);
+  const double expert_ranks = static_cast<double>(std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep));
+
+  // The device with the most bytes in total is the one that must fit.
+  for (const auto& device : device_loads(schedule, stages, plan.pp)) {
+    MemoryBreakdown candidate = memory;
+    auto bytes = [&](double bytes_per_param, bool shard) {
+      return shard ? device.dense_params * bytes_per_param / dense_ranks +
+                         device.expert_params * bytes_per_param / expert_ranks
+                   : (device.dense_params + device.expert_params) * bytes_per_param;
+    };
+    candidate.weights_bytes = bytes(kWeightBytes, plan.zero >= 3);
+    candidate.gradients_bytes = bytes(kGradientBytes, plan.zero >= 2);
+    candidate.optimizer_bytes = bytes(kOptimizerBytes, plan.zero >= 1);
+    candidate.activations_bytes = device.activation_chunk_bytes * memory.peak_activation_chunks;
+    candidate.total_bytes = candidate.weights_bytes + candidate.gradients_bytes + candidate.optimizer_bytes +
+                            candidate.activations_bytes + candidate.reserved_bytes;
+    if (candidate.total_bytes > memory.total_bytes) memory = candidate;
+  }
   return memory;
 }
 

@@ -40,17 +40,33 @@ double peak_dualpipe(std::int64_t pp, std::int64_t mb) { return as_double(std::m
 // DualPipeV: PP+1 where PP counts its 2*pp stages, each chunk half a DualPipe stage.
 double peak_dualpipev(std::int64_t pp, std::int64_t mb) { return as_double(std::min(2 * pp + 1, 2 * mb)); }
 
+// Stage placement. 1F1B-like: device d holds stage d. Interleaved: d and d + pp (Megatron's round-robin chunks).
+// DualPipe: d and pp-1-d, one per direction (V3 §3.2.1; the shallowest and deepest stages share a device).
+// DualPipeV: d and 2pp-1-d of 2pp stages (the V shape).
+std::int64_t stage_single(std::int64_t device, std::int64_t, std::int64_t) { return device; }
+std::int64_t stage_interleaved(std::int64_t device, std::int64_t slot, std::int64_t pp) { return device + slot * pp; }
+std::int64_t stage_dualpipe(std::int64_t device, std::int64_t slot, std::int64_t pp) {
+  return slot == 0 ? device : pp - 1 - device;
+}
+std::int64_t stage_dualpipev(std::int64_t device, std::int64_t slot, std::int64_t pp) {
+  return slot == 0 ? device : 2 * pp - 1 - device;
+}
+
 }  // namespace
 
 const std::vector<PipelineSchedule>& pipeline_schedules() {
+  // name, description, stage multiplier, stages per device, visits per micro-batch, placement, overlaps all-to-all, even pp,
+  // bubble, peak activations.
   static const std::vector<PipelineSchedule> registry{
-      {"1f1b", "one forward, one backward (PipeDream-flush)", 1, 1, false, false, bubble_1f1b, peak_1f1b},
-      {"interleaved", "interleaved 1F1B, 2 model chunks per device", 2, 1, false, false, bubble_interleaved,
-       peak_interleaved},
-      {"zb1p", "zero-bubble 1F1B: weight gradients fill the bubble", 1, 1, false, false, bubble_zb1p, peak_1f1b},
-      {"dualpipe", "DualPipe: bidirectional, overlaps forward/backward compute with all-to-all", 1, 2, true, true,
-       bubble_dualpipe, peak_dualpipe},
-      {"dualpipev", "DualPipeV: DualPipe folded onto half the devices (V-shape)", 2, 1, true, false,
+      {"1f1b", "one forward, one backward (PipeDream-flush)", 1, 1, 1, stage_single, false, false, bubble_1f1b,
+       peak_1f1b},
+      {"interleaved", "interleaved 1F1B, 2 model chunks per device", 2, 2, 2, stage_interleaved, false, false,
+       bubble_interleaved, peak_interleaved},
+      {"zb1p", "zero-bubble 1F1B: weight gradients fill the bubble", 1, 1, 1, stage_single, false, false, bubble_zb1p,
+       peak_1f1b},
+      {"dualpipe", "DualPipe: bidirectional, overlaps forward/backward compute with all-to-all", 1, 2, 1,
+       stage_dualpipe, true, true, bubble_dualpipe, peak_dualpipe},
+      {"dualpipev", "DualPipeV: DualPipe folded onto half the devices (V-shape)", 2, 2, 2, stage_dualpipev, true, false,
        bubble_dualpipev, peak_dualpipev},
   };
   return registry;

@@ -24,15 +24,19 @@ struct ChunkTimes {
 struct PipelineSchedule {
   std::string_view name;
   std::string_view description;
-  // Model chunks each device holds (1; 2 for interleaved with two virtual stages and for DualPipeV).
-  std::int64_t chunks_per_device = 1;
-  // Full copies of a stage's parameters each device keeps (DualPipe: 2).
-  std::int64_t parameter_copies = 1;
+  // The model is cut into stage_multiplier x pp stages (2 for interleaved and DualPipeV, whose devices hold
+  // two smaller chunks); device d holds stages_per_device of them: stage_of(d, slot, pp) for each slot.
+  std::int64_t stage_multiplier = 1;
+  std::int64_t stages_per_device = 1;
+  // How many of a device's stages one micro-batch passes through (DualPipe: 1 of its 2, one per direction;
+  // interleaved and DualPipeV: both).
+  std::int64_t visits_per_micro_batch = 1;
+  std::int64_t (*stage_of)(std::int64_t device, std::int64_t slot, std::int64_t pp) = nullptr;
   // Whether MoE all-to-all hides behind another micro-batch's compute (DualPipe's bidirectional overlap).
   bool overlaps_expert_communication = false;
   // Whether pp must be even.
   bool needs_even_pp = false;
-  // Idle time of a device per step, from chunk times and the number of devices in the pipeline.
+  // Idle time of a device per step, from chunk times (one visit of one stage) and the pipeline's devices.
   double (*bubble_seconds)(const ChunkTimes& chunk, std::int64_t pp) = nullptr;
   // Micro-batches of activations (in units of one chunk's activations) the busiest device holds at peak.
   double (*peak_activation_chunks)(std::int64_t pp, std::int64_t micro_batches) = nullptr;

@@ -77,10 +77,12 @@ TrainingEstimate estimate_training(const Scenario& scenario) {
   estimate.gpu_hours = wall * gpus / 3600.0;
   estimate.gpu_hours_per_trillion_tokens = estimate.gpu_hours / (tokens_seen / 1e12);
 
-  // Power: TDP while computing, idle power otherwise (waiting in bubbles and on communication).
+  // Power: TDP while computing, the bundle's idle power otherwise (waiting in bubbles and on communication).
+  // A bundle without an idle figure keeps the GPU at TDP throughout: an upper bound, not a guess.
   const double busy_fraction = wall > 0 ? busy / wall : 0.0;
   const auto& gpu = cluster.gpu;
-  estimate.gpu_average_w = gpu.idle_w + (gpu.tdp_w - gpu.idle_w) * busy_fraction;
+  const double idle_w = gpu.idle_w > 0 ? gpu.idle_w : gpu.tdp_w;
+  estimate.gpu_average_w = idle_w + (gpu.tdp_w - idle_w) * busy_fraction;
   const double it_w = (estimate.gpu_average_w + kNodeOverheadWattsPerGpu) * gpus;
   estimate.facility_average_kw = it_w * scenario.cost.pue / 1e3;
   estimate.energy_mwh = estimate.facility_average_kw * wall / 3600.0 / 1e3;

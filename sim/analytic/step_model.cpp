@@ -18,7 +18,43 @@ constexpr double kParameterCommBytesPerParam = 2;
 // Pipeline activations between stages travel in BF16.
 constexpr double kActivationBytesPerElement = 2;
 
-bool is_layer_boundary_op(const Op& op) { return op.phase == Phase::forward && op.model_flops; }
+// Bytes a forward op keeps in HBM until its backward runs (the tensors autograd would save), by kind:
+// - a GEMM keeps its activation input for the weight gradient, at the GEMM's input precision (DeepSeek-V3 caches
+//   these in FP8, V3 §3.3.3); under FP8 training the SwiGLU output is recomputed from its cached input (V3 §3.3.3),
+//   so the down projections keep nothing;
+// - the attention core keeps its output and softmax statistics (never the score matrix: the FlashAttention
+//   backward recomputes it), plus Q, K and V unless they come back from recomputed up-projections (selective);
+// - an RMSNorm keeps its input unless it is recomputed; SwiGLU keeps its input (FP8 under FP8 training);
+// - the router keeps its scores;
+// - the combine keeps only the routing weights: the gradient of a routing weight p_i is <g_i, y_i> with
+//   y_i = W_down s_i, which equals <W_down^T g_i, s_i> and is formed from the down projection's backward, so the
+//   expert outputs need not be kept;
+// - residual adds, RoPE, permutes and all-to-alls keep nothing of their own.
+double saved_activation_bytes(const Op& op, const TrainingJob& job) {
+  if (op.phase != Phase::forward || !op.model_flops) return 0.0;
+  if (job.recompute == Recompute::selective && recomputed_in_selective_mode(op)) return 0.0;
+  const bool fp8 = job.precision == Precision::fp8;
+  const bool is_down_projection = op.name.find("down.") != std::string::npos && op.block != "mla";
+  switch (op.kind) {
+    case OpKind::gemm:
+    case OpKind::grouped_gemm:
+      if (fp8 && is_down_projection) return 0.0;
+      return static_cast<double>(op.gemm.m * op.gemm.groups) * static_cast<double>(op.gemm.k) *
+             (op.dtype == DataType::fp8 ? 1.0 : 2.0);
+    case OpKind::attention: {
+      const auto& a = op.attention;
+      const double rows = static_cast<double>(a.batch * a.q_len * a.heads);
+      const double output_and_stats = rows * static_cast<double>(a.v_head_dim) * 2.0 + rows * 4.0;
+      if (job.recompute == Recompute::selective) return output_and_stats;
+      return output_and_stats + rows * static_cast<double>(2 * a.qk_head_dim + a.v_head_dim) * 2.0;
+    }
+    case OpKind::norm: return op.bytes_written;
+    case OpKind::elementwise:
+      return op.name.find("swiglu") != std::string::npos ? op.bytes_read / 2.0 * (fp8 ? 1.0 : 2.0) : 0.0;
+    case OpKind::router: return op.bytes_written;
+    default: return 0.0;
+  }
+}
 
 }  // namespace
 
@@ -26,7 +62,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
                                    CostSourceCounts& sources) {
   const auto& job = *scenario.training;
   const auto& schedule = find_schedule(job.schedule);
-  const std::int64_t stage_count = job.parallelism.pp * schedule.chunks_per_device;
+  const std::int64_t stage_count = job.parallelism.pp * schedule.stage_multiplier;
   MicroBatchWork work;
   work.sequences = job.micro_batch;
   work.seq_len = job.seq_len;
@@ -55,7 +91,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
         case Phase::backward_weight: stage.backward_weight_compute_s += cost.seconds; break;
       }
       if (op.model_flops) stage.model_flops += op.flops;
-      if (is_layer_boundary_op(op)) stage.activation_bytes += op.bytes_written;
+      stage.activation_bytes += saved_activation_bytes(op, job);
       // Parameters are the weight-gradient GEMMs' outputs: dW[K x N] (per expert group).
       if (op.phase == Phase::backward_weight && op.kind == OpKind::gemm)
         stage.dense_params += static_cast<double>(op.gemm.m) * static_cast<double>(op.gemm.n);
@@ -77,6 +113,29 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   return stages;
 }
 
+std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std::vector<StageCost>& stages,
+                                     std::int64_t pp) {
+  std::vector<DeviceLoad> devices(static_cast<std::size_t>(pp));
+  const double share = 1.0 / static_cast<double>(schedule.stages_per_device);
+  for (std::int64_t d = 0; d < pp; ++d) {
+    DeviceLoad& device = devices[static_cast<std::size_t>(d)];
+    for (std::int64_t slot = 0; slot < schedule.stages_per_device; ++slot) {
+      const std::int64_t index = schedule.stage_of(d, slot, pp);
+      const StageCost& stage = stages.at(static_cast<std::size_t>(index));
+      device.stages.push_back(index);
+      device.forward_compute_s += share * stage.forward_compute_s;
+      device.backward_input_compute_s += share * stage.backward_input_compute_s;
+      device.backward_weight_compute_s += share * stage.backward_weight_compute_s;
+      device.forward_comm_s += share * stage.forward_comm_s;
+      device.backward_comm_s += share * stage.backward_comm_s;
+      device.dense_params += stage.dense_params;
+      device.expert_params += stage.expert_params;
+      device.activation_chunk_bytes = std::max(device.activation_chunk_bytes, stage.activation_bytes);
+    }
+  }
+  return devices;
+}
+
 StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCost>& stages,
                             const KernelCostModel& kernels, const CommModel& comm, std::int64_t global_batch) {
   const auto& job = *scenario.training;
@@ -86,17 +145,13 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   StepBreakdown step;
   step.micro_batches = global_batch / (plan.dp * job.micro_batch);
   const double micro_batches = static_cast<double>(step.micro_batches);
-  const double chunks = static_cast<double>(schedule.chunks_per_device);
+  const double visits = static_cast<double>(schedule.visits_per_micro_batch);
 
-  // The slowest stage chunk sets the pace of the whole pipeline.
-  const StageCost* slowest = &stages.front();
-  for (const auto& stage : stages) {
-    double work = stage.forward_compute_s + stage.backward_input_compute_s + stage.backward_weight_compute_s +
-                  stage.forward_comm_s + stage.backward_comm_s;
-    double slowest_work = slowest->forward_compute_s + slowest->backward_input_compute_s +
-                          slowest->backward_weight_compute_s + slowest->forward_comm_s + slowest->backward_comm_s;
-    if (work > slowest_work) slowest = &stage;
-  }
+  // The slowest device sets the pace of the whole pipeline.
+  const auto devices = device_loads(schedule, stages, plan.pp);
+  const DeviceLoad* slowest = &devices.front();
+  for (const auto& device : devices)
+    if (device.work_per_chunk_s() > slowest->work_per_chunk_s()) slowest = &device;
 
   // When all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the GEMMs run on the rest.
   const bool overlap = schedule.overlaps_expert_communication && plan.ep > 1;
@@ -126,9 +181,9 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     exposed_per_chunk = chunk_comm;
   }
   step.overlapped_chunk_s = times.overlapped_forward_backward;
-  step.steady_s = micro_batches * chunks * chunk_compute;
+  step.steady_s = micro_batches * visits * chunk_compute;
   step.bubble_s = plan.pp > 1 ? schedule.bubble_seconds(times, plan.pp) : 0.0;
-  step.exposed_communication_s = micro_batches * chunks * exposed_per_chunk;
+  step.exposed_communication_s = micro_batches * visits * exposed_per_chunk;
 
   // Stage-to-stage activations on the fill and drain path (steady-state transfers overlap compute).
   if (plan.pp > 1) {
@@ -140,13 +195,10 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
 
   // Data parallelism: dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep.
   double dense = 0, experts = 0;
-  for (const auto& stage : stages) {
-    dense = std::max(dense, stage.dense_params);
-    experts = std::max(experts, stage.expert_params);
+  for (const auto& device : devices) {
+    dense = std::max(dense, device.dense_params);
+    experts = std::max(experts, device.expert_params);
   }
-  const double copies = static_cast<double>(schedule.parameter_copies * schedule.chunks_per_device);
-  dense *= copies;
-  experts *= copies;
   const std::int64_t dense_ranks = plan.dp * plan.cp;
   const std::int64_t expert_ranks = std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep);
   const double per_param = plan.zero >= 1 ? kGradientCommBytesPerParam + kParameterCommBytesPerParam

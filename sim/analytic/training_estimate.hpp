@@ -29,6 +29,28 @@ struct StageCost {
   double expert_params = 0;    // routed-expert parameters on this GPU
 };
 
+// What one device of the pipeline carries: the stages the schedule places on it, per chunk (one visit of one of
+// its stages by one micro-batch; for DualPipe, where a micro-batch visits one of the two, the average of both).
+struct DeviceLoad {
+  std::vector<std::int64_t> stages;
+  double forward_compute_s = 0;
+  double backward_input_compute_s = 0;
+  double backward_weight_compute_s = 0;
+  double forward_comm_s = 0;
+  double backward_comm_s = 0;
+  double dense_params = 0;         // all stages on the device
+  double expert_params = 0;
+  double activation_chunk_bytes = 0;  // the largest chunk's saved activations
+  double work_per_chunk_s() const {
+    return forward_compute_s + backward_input_compute_s + backward_weight_compute_s + forward_comm_s +
+           backward_comm_s;
+  }
+};
+
+// The devices of one pipeline (pp of them) and what each carries.
+std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std::vector<StageCost>& stages,
+                                     std::int64_t pp);
+
 struct StepBreakdown {
   double forward_chunk_s = 0;         // F of the slowest device, including the SM share lost to communication
   double backward_input_chunk_s = 0;  // B

@@ -30,12 +30,11 @@ struct EfficiencyCurve {
   std::int64_t n = 0, k = 0;
   std::vector<std::pair<double, double>> m_to_efficiency;  // sorted by M
 
-  // Linear in log M between measured points; constant above the largest M (the kernel is saturated); below
-  // the smallest M the time stays that of the smallest M (the kernel is bound by reading the weights), so
-  // efficiency falls in proportion to M.
+  // Linear in log M between measured points and constant beyond them: above the largest M the kernel is
+  // saturated; below the smallest, the caller's memory floor (streaming the weights once) takes over.
   double at(double m) const {
     const auto& points = m_to_efficiency;
-    if (m <= points.front().first) return points.front().second * m / points.front().first;
+    if (m <= points.front().first) return points.front().second;
     if (m >= points.back().first) return points.back().second;
     for (std::size_t i = 1; i < points.size(); ++i) {
       if (m <= points[i].first) {
@@ -103,7 +102,7 @@ OpCost KernelCostModel::gemm(const Op& op) const {
   const double bytes = op.bytes_read + op.bytes_written;
   const double target_bw = target_.hbm_bandwidth_bytes_per_s;
   const double n = static_cast<double>(op.gemm.n), k = static_cast<double>(op.gemm.k);
-  const double total_m = static_cast<double>(op.gemm.m * op.gemm.groups);
+  const double m = static_cast<double>(op.gemm.m);  // per group
 
   // Kernel family: grouped GEMMs use the grouped tables when the profile has them, else the dense ones.
   const char* family = op.kind == OpKind::grouped_gemm ? "grouped_contiguous" : "gemm";
@@ -115,7 +114,9 @@ OpCost KernelCostModel::gemm(const Op& op) const {
       auto& curve = curves[{row.n, row.k}];
       curve.n = row.n;
       curve.k = row.k;
-      curve.m_to_efficiency.emplace_back(static_cast<double>(row.groups * row.m),
+      // Efficiency follows the rows per group (each expert's GEMM is tiled on its own), so grouped rows with the
+      // same total M but different group counts stay distinct points.
+      curve.m_to_efficiency.emplace_back(static_cast<double>(row.m),
                                          row.flop_per_s / peak_flop_per_s(profiled_, row_dtype));
     }
     for (auto& [shape, curve] : curves) std::sort(curve.m_to_efficiency.begin(), curve.m_to_efficiency.end());
@@ -146,10 +147,11 @@ OpCost KernelCostModel::gemm(const Op& op) const {
   double weight_sum = 0, efficiency = 0;
   for (const auto& [shape, curve] : curves) {
     double d = log_distance(n, k, static_cast<double>(curve.n), static_cast<double>(curve.k));
-    if (d > nearest + std::log(2.0)) continue;
+    // An exact shape answers alone; otherwise the shapes within a factor 2 of the nearest share the answer.
+    if (nearest < 1e-9 ? d > 1e-9 : d > nearest + std::log(2.0)) continue;
     double weight = 1.0 / ((d + 0.01) * (d + 0.01));
     weight_sum += weight;
-    efficiency += weight * curve.at(total_m);
+    efficiency += weight * curve.at(m);
   }
   efficiency /= weight_sum;
   double seconds = op.flops / (peak * efficiency);

@@ -48,6 +48,7 @@ struct AttentionShape {
   std::int64_t qk_head_dim = 0;  // 192 for DeepSeek-V3 MLA (128 nope + 64 rope)
   std::int64_t v_head_dim = 0;
   bool causal = true;
+  std::int64_t kv_heads = 0;  // key/value heads on this GPU (GQA groups; equal to `heads` for MLA after kv_up)
 };
 
 struct Op {
@@ -80,7 +81,10 @@ struct StageSlice {
 
 // Splits the model over `pp` stages: layers as evenly as possible, embedding on the first stage, head and MTP on
 // the last; the last stage gets fewer transformer layers because the head and MTP module weigh on it.
+// Layers are weighed by their forward FLOPs per token at a 4,096-token context (V3 §4.2 pre-training length);
+// the overload takes the context length that weighs attention against the GEMMs.
 std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp);
+std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp, std::int64_t seq_len);
 
 // What one micro-batch on one stage looks like to the graph builder.
 struct MicroBatchWork {
@@ -111,7 +115,10 @@ struct ParameterCounts {
   double activated = 0;    // used by one token (DeepSeek-V3: ~37B)
   double embedding = 0;    // the input embedding table
   double head = 0;         // the LM head (0 extra when tied)
-  double mtp = 0;          // the MTP module(s), not counted in total/activated (DeepSeek-V3: ~14B)
+  double mtp = 0;          // the MTP module(s), not counted in total/activated: their own layer, projection and
+                           // norms (DeepSeek-V3: 11.6B; the report's 14B also counts the copies of the embedding
+                           // and head stored with the module in the checkpoint, 11.6B + 2 x 0.93B = 13.5B)
+  double mtp_activated = 0;  // of `mtp`, used by one token (DeepSeek-V3: 0.69B; the shared head not included)
 };
 ParameterCounts count_parameters(const ModelSpec& model);
 
@@ -119,8 +126,17 @@ ParameterCounts count_parameters(const ModelSpec& model);
 // plus attention, causal attention counted once (half the score matrix). Excludes the MTP module, as papers do.
 double training_flops_per_token(const ModelSpec& model, std::int64_t seq_len);
 
+// The same for the MTP module(s) alone (layer, projection and the shared head's GEMM, 3x forward), which
+// training_flops_per_token leaves out. The op graph of the last stage contains this work.
+double mtp_training_flops_per_token(const ModelSpec& model, std::int64_t seq_len);
+
 // KV-cache bytes per token over all layers at `bytes_per_element` (MLA: (kv_lora_rank + rope) per layer).
 double kv_cache_bytes_per_token(const ModelSpec& model, double bytes_per_element);
+
+// Whether `recompute: selective` recomputes this forward op in the backward pass instead of keeping its output:
+// RMSNorms and the MLA up-projections (q_up, kv_up), as DeepSeek-V3 does (V3 §3.2.3). The attention core keeps
+// no score matrix in any mode (FlashAttention recomputes it; its backward carries that work).
+bool recomputed_in_selective_mode(const Op& forward_op);
 
 const char* to_string(OpKind kind);
 const char* to_string(Phase phase);

@@ -20,7 +20,12 @@ TEST(PipelineSchedule, BubblesFollowThePublishedFormulas) {
 
 TEST(PipelineSchedule, DualPipeKeepsTwoParameterCopiesAndPpPlusOneActivations) {
   const auto& dualpipe = find_schedule("dualpipe");
-  EXPECT_EQ(dualpipe.parameter_copies, 2);
+  EXPECT_EQ(dualpipe.stages_per_device, 2);  // two parameter copies: stage d and its mirror pp-1-d
+  EXPECT_EQ(dualpipe.stage_of(0, 0, 16), 0);
+  EXPECT_EQ(dualpipe.stage_of(0, 1, 16), 15);
+  EXPECT_EQ(dualpipe.stage_of(5, 1, 16), 10);
+  EXPECT_EQ(find_schedule("dualpipev").stage_of(0, 1, 8), 15);
+  EXPECT_EQ(find_schedule("interleaved").stage_of(3, 1, 8), 11);
   EXPECT_TRUE(dualpipe.overlaps_expert_communication);
   EXPECT_TRUE(dualpipe.needs_even_pp);
   EXPECT_DOUBLE_EQ(dualpipe.peak_activation_chunks(16, 120), 17.0);

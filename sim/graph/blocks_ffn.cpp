@@ -1,0 +1,54 @@
+// The dense SwiGLU feed-forward block: every layer of a dense model, the first moe.dense_layers layers of a MoE
+// model (DeepSeek-V3: 3 layers of intermediate 18,432 [CFG first_k_dense_replace, intermediate_size]).
+//
+// Post-attention RMSNorm on the GPU's sequence-parallel shard of the tokens, then the MLP over all tokens with
+// intermediate/tp columns per GPU (Megatron-LM tensor parallelism), then the residual add.
+#include <stdexcept>
+
+#include "graph/blocks.hpp"
+#include "graph/ops.hpp"
+
+namespace fleetsim::graph_detail {
+
+Value add_swiglu_mlp(GraphBuilder& builder, const Site& site, const std::string& name_prefix, double rows,
+                     std::int64_t intermediate, Value x) {
+  const std::int64_t hidden = builder.model().hidden;
+  const DataType dtype = builder.linear_dtype();
+  Value gate_up = add_linear(builder, site, (name_prefix + "gate_up").c_str(), rows, hidden, 2 * intermediate, dtype, x);
+  const double activated = rows * static_cast<double>(intermediate);
+  Value act = add_elementwise(builder, site, (name_prefix + "swiglu").c_str(), 2 * activated, activated,
+                              kSwigluFlopsPerElement, {gate_up});
+  return add_linear(builder, site, (name_prefix + "down").c_str(), rows, intermediate, hidden, dtype, act);
+}
+
+namespace {
+
+bool uses_dense_ffn(const ModelSpec& model, std::int64_t layer) {
+  return model.kind == ModelKind::dense || layer < model.moe.dense_layers;
+}
+
+Value build_dense_ffn(GraphBuilder& builder, const Site& site, Value input) {
+  const auto& model = builder.model();
+  const std::int64_t tp = builder.tp();
+  if (model.ffn.intermediate <= 0 || model.ffn.intermediate % tp != 0)
+    throw std::invalid_argument("op graph: FFN intermediate size (" + std::to_string(model.ffn.intermediate) +
+                                ") must be a positive multiple of tp (" + std::to_string(tp) + ")");
+  Value x = add_norm(builder, site, "norm", builder.shard_tokens(), model.hidden, input);
+  Value out = add_swiglu_mlp(builder, site, "", builder.tokens(), model.ffn.intermediate / tp, x);
+  return add_residual(builder, site, builder.shard_tokens(), model.hidden, {input, out});
+}
+
+double dense_ffn_parameters(const ModelSpec& model, bool) {
+  const double hidden = static_cast<double>(model.hidden);
+  return hidden + 3.0 * hidden * static_cast<double>(model.ffn.intermediate);  // norm; gate, up, down
+}
+
+double no_core_flops(const ModelSpec&, std::int64_t) { return 0; }
+
+}  // namespace
+
+LayerBlock dense_ffn_block() {
+  return {"ffn", LayerSlot::feed_forward, uses_dense_ffn, build_dense_ffn, dense_ffn_parameters, no_core_flops};
+}
+
+}  // namespace fleetsim::graph_detail

@@ -1,0 +1,215 @@
+#include "graph/graph_builder.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace fleetsim::graph_detail {
+namespace {
+
+const char* suffix_of(Phase phase) {
+  switch (phase) {
+    case Phase::forward: return ".fwd";
+    case Phase::backward_input: return ".dx";
+    case Phase::backward_weight: return ".dw";
+  }
+  return "";
+}
+
+}  // namespace
+
+GraphBuilder::GraphBuilder(const ModelSpec& model, const MicroBatchWork& work) : model_(model), work_(work) {
+  if (work.sequences <= 0 || work.seq_len <= 0)
+    throw std::invalid_argument("op graph: a micro-batch needs at least one sequence of at least one token");
+  const auto& plan = work.parallelism;
+  if (plan.tp <= 0 || plan.ep <= 0 || plan.pp <= 0 || plan.cp <= 0)
+    throw std::invalid_argument("op graph: parallel degrees must be positive");
+  // Context parallelism splits the sequence across GPUs and needs ring attention with its own communication,
+  // which the op graph does not describe; refuse rather than return a graph that ignores it.
+  if (plan.cp != 1) throw std::invalid_argument("op graph: context parallelism (cp > 1) is not modelled");
+  tokens_ = static_cast<double>(work.sequences) * static_cast<double>(work.seq_len);
+}
+
+OpVertex GraphBuilder::add_vertex(Op op, const std::vector<OpVertex>& predecessors) {
+  const OpVertex vertex = boost::add_vertex(std::move(op), graph_);
+  for (OpVertex from : predecessors) add_edge_once(from, vertex);
+  return vertex;
+}
+
+void GraphBuilder::add_edge_once(OpVertex from, OpVertex to) {
+  if (from == to) throw std::logic_error("op graph: self dependency on " + graph_[to].name);
+  if (!boost::edge(from, to, graph_).second) boost::add_edge(from, to, graph_);
+}
+
+Value GraphBuilder::add(const Site& site, Op op, Backward backward, const std::vector<Value>& inputs,
+                        const std::vector<Value>& non_differentiable) {
+  if (!dx_.empty()) throw std::logic_error("op graph: forward op added after finish()");
+  std::string base = site.prefix + "." + op.name;
+  op.name = base + suffix_of(Phase::forward);
+  op.block = site.block;
+  op.layer = site.layer;
+  op.phase = Phase::forward;
+
+  ForwardInfo info;
+  info.backward = std::move(backward);
+  info.recompute_group = site.transformer_layer ? site.layer : -1;
+  for (const auto* list : {&inputs, &non_differentiable})
+    for (const Value& input : *list) {
+      if (!input) continue;
+      if (*input >= forward_.size()) throw std::logic_error("op graph: input of " + base + " is not a forward op");
+      info.inputs.push_back(*input);
+    }
+  const OpVertex vertex = add_vertex(std::move(op), info.inputs);
+  for (const Value& input : inputs)
+    if (input) forward_[*input].gradient_consumers.push_back(vertex);
+  forward_.push_back(std::move(info));
+  base_names_.push_back(std::move(base));
+  return vertex;
+}
+
+// Whether `to` depends on `from`. Every edge goes from an older vertex to a newer one (vertices are created in
+// topological order), so the backward search from `to` never needs to look at vertices older than `from`.
+bool GraphBuilder::reaches(OpVertex from, OpVertex to) const {
+  if (from >= to) return false;
+  std::vector<OpVertex> stack{to};
+  std::vector<bool> seen(boost::num_vertices(graph_), false);
+  while (!stack.empty()) {
+    OpVertex v = stack.back();
+    stack.pop_back();
+    for (auto edge : boost::make_iterator_range(boost::in_edges(v, graph_))) {
+      OpVertex u = boost::source(edge, graph_);
+      if (u == from) return true;
+      if (u > from && !seen[u]) {
+        seen[u] = true;
+        stack.push_back(u);
+      }
+    }
+  }
+  return false;
+}
+
+// Drops sources that another source already waits for, so that a gradient passed through a chain of residual
+// adds does not accumulate one edge per layer.
+std::vector<OpVertex> GraphBuilder::prune_redundant(std::vector<OpVertex> sources) const {
+  std::sort(sources.begin(), sources.end());
+  sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+  if (sources.size() < 2) return sources;
+  std::vector<OpVertex> kept;
+  for (OpVertex s : sources) {
+    bool implied = std::any_of(sources.begin(), sources.end(), [&](OpVertex t) { return t != s && reaches(s, t); });
+    if (!implied) kept.push_back(s);
+  }
+  return kept;
+}
+
+// The vertices after which the gradient of `forward`'s output is complete: the backward-input ops of all its
+// consumers (through pass-through ops). An output nobody in this stage consumes is the stage's output: its
+// gradient comes from the next stage, and the schedule adds that wait; here it depends on the forward op itself.
+std::vector<OpVertex> GraphBuilder::gradient_sources(OpVertex forward) const {
+  std::vector<OpVertex> sources;
+  for (OpVertex consumer : forward_[forward].gradient_consumers) {
+    if (dx_[consumer]) {
+      sources.push_back(*dx_[consumer]);
+    } else {
+      const auto& ready = grad_ready_[consumer];
+      sources.insert(sources.end(), ready.begin(), ready.end());
+    }
+  }
+  if (sources.empty()) sources.push_back(forward);
+  return prune_redundant(std::move(sources));
+}
+
+// Full recomputation of one transformer layer (Megatron-LM's "full" activation recomputation, Korthikanti et al.
+// 2022): only the layer's input is kept, and its whole forward runs again when the layer's output gradient
+// arrives, before any of the layer's backward ops.
+void GraphBuilder::recompute_layer(int group) {
+  std::vector<OpVertex> members;
+  for (OpVertex v = 0; v < forward_.size(); ++v)
+    if (forward_[v].recompute_group == group) members.push_back(v);
+  if (members.back() - members.front() + 1 != members.size())
+    throw std::logic_error("op graph: the ops of layer " + std::to_string(group) + " are not contiguous");
+
+  std::vector<OpVertex> gradient_in;
+  for (OpVertex v : members) {
+    if (forward_[v].gradient_consumers.empty()) gradient_in.push_back(v);
+    for (OpVertex consumer : forward_[v].gradient_consumers) {
+      if (forward_[consumer].recompute_group == group) continue;
+      if (dx_[consumer]) {
+        gradient_in.push_back(*dx_[consumer]);
+      } else {
+        const auto& ready = grad_ready_[consumer];
+        gradient_in.insert(gradient_in.end(), ready.begin(), ready.end());
+      }
+    }
+  }
+  gradient_in = prune_redundant(std::move(gradient_in));
+
+  for (OpVertex v : members) {
+    std::vector<OpVertex> predecessors;
+    for (OpVertex input : forward_[v].inputs)
+      if (forward_[input].recompute_group == group) predecessors.push_back(*recomputed_[input]);
+    if (predecessors.empty()) predecessors = gradient_in;
+    Op op = graph_[v];
+    op.name = base_names_[v] + ".recompute";
+    op.phase = Phase::backward_input;  // it runs in the backward pass
+    op.model_flops = false;
+    recomputed_[v] = add_vertex(std::move(op), predecessors);
+  }
+  group_recomputed_[static_cast<std::size_t>(group)] = true;
+}
+
+OpGraph GraphBuilder::finish() {
+  const std::size_t forward_count = forward_.size();
+  dx_.assign(forward_count, std::nullopt);
+  grad_ready_.assign(forward_count, {});
+  recomputed_.assign(forward_count, std::nullopt);
+  int max_group = -1;
+  for (const auto& info : forward_) max_group = std::max(max_group, info.recompute_group);
+  group_recomputed_.assign(static_cast<std::size_t>(max_group + 1), false);
+
+  for (std::size_t index = forward_count; index-- > 0;) {
+    const OpVertex v = index;
+    const ForwardInfo& info = forward_[v];
+    const int group = info.recompute_group;
+    if (work_.recompute == Recompute::full && group >= 0 && !group_recomputed_[static_cast<std::size_t>(group)])
+      recompute_layer(group);
+
+    grad_ready_[v] = gradient_sources(v);
+    if (info.backward.pass_through) continue;
+
+    // Selective recomputation as DeepSeek-V3 does it (V3 §3.2.3): RMSNorms and MLA up-projections run again in
+    // the backward pass instead of keeping their outputs.
+    if (work_.recompute == Recompute::selective && recomputed_in_selective_mode(graph_[v])) {
+      Op op = graph_[v];
+      op.name = base_names_[v] + ".recompute";
+      op.phase = Phase::backward_input;
+      op.model_flops = false;
+      recomputed_[v] = add_vertex(std::move(op), grad_ready_[v]);
+    }
+
+    std::vector<OpVertex> waits = grad_ready_[v];
+    if (recomputed_[v]) waits.push_back(*recomputed_[v]);
+    waits = prune_redundant(std::move(waits));
+
+    auto derived = [&](Op op, Phase phase, const char* suffix) {
+      op.name = base_names_[v] + suffix;
+      op.block = graph_[v].block;
+      op.layer = graph_[v].layer;
+      op.phase = phase;
+      return op;
+    };
+    if (info.backward.dx) {
+      std::vector<OpVertex> dx_waits = waits;
+      if (info.backward.dx_recompute) {
+        Op extra = derived(*info.backward.dx_recompute, Phase::backward_input, ".dx_recompute");
+        extra.model_flops = false;
+        dx_waits = {add_vertex(std::move(extra), waits)};
+      }
+      dx_[v] = add_vertex(derived(*info.backward.dx, Phase::backward_input, ".dx"), dx_waits);
+    }
+    if (info.backward.dw) add_vertex(derived(*info.backward.dw, Phase::backward_weight, ".dw"), waits);
+  }
+  return std::move(graph_);
+}
+
+}  // namespace fleetsim::graph_detail

@@ -1,0 +1,65 @@
+// Internal to sim/graph: factories for the ops every block uses (linear layers, norms, elementwise ops, residual
+// adds), with their FLOPs and HBM bytes. Blocks call these instead of filling Op fields by hand, so that the GEMM
+// conventions below hold everywhere.
+//
+// GEMM conventions for a linear layer Y[rows x n] = X[rows x k] W[k x n]:
+//   forward          Y  = X  W      GemmShape{m = rows, n = n, k = k}
+//   backward_input   dX = dY W^T    GemmShape{m = rows, n = k, k = n}
+//   backward_weight  dW = X^T dY    GemmShape{m = k,    n = n, k = rows}
+// each 2 x rows x n x k FLOPs (times `groups` for a grouped GEMM, whose `rows` are per group). Bytes are the
+// inputs and weights read plus the output written, at their element sizes: the math dtype for inputs and weights
+// (FP8 casts are assumed fused into the producing op, as DeepSeek-V3 does, V3 §3.3), BF16 for activations and
+// activation gradients written, FP32 for weight gradients (V3 §3.3: weight gradients accumulate in FP32).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "graph/graph_builder.hpp"
+
+namespace fleetsim::graph_detail {
+
+// SwiGLU per output element: silu(g) * u = g * sigmoid(g) * u, with sigmoid an exp, an add and a divide, then two
+// multiplies (Shazeer 2020, "GLU Variants Improve Transformer").
+inline constexpr double kSwigluFlopsPerElement = 5;
+
+// Element sizes in bytes.
+inline constexpr double kFp8Bytes = 1;   // E4M3 (V3 §3.3)
+inline constexpr double kBf16Bytes = 2;
+inline constexpr double kFp32Bytes = 4;
+// V3 §3.3.2: FP8 activations are scaled per 1 x 128 tile, one FP32 scale per tile, which travel with the data.
+inline constexpr double kFp8TileElements = 128;
+
+double element_bytes(DataType dtype);
+// Bytes per element of a tensor sent over the network in `dtype`, FP8 scales included (1 + 4/128 for FP8).
+double wire_bytes(DataType dtype);
+
+// A dense linear layer over `rows` rows (tokens). Returns its forward output.
+Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
+                 std::int64_t n, DataType dtype, Value x);
+// The same over the concatenation of several inputs along k (the MTP projection of [h; embedding]).
+Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
+                 std::int64_t n, DataType dtype, const std::vector<Value>& inputs);
+
+// `groups` linear layers (experts), `total_rows` rows spread evenly over them (the expected load of a balanced
+// router): each group is an m x n x k GEMM with m = total_rows / groups (rounded up in the shape; the FLOPs use the
+// exact expectation).
+Value add_grouped_linear(GraphBuilder& builder, const Site& site, const char* name, double total_rows,
+                         std::int64_t groups, std::int64_t k, std::int64_t n, DataType dtype, Value x);
+
+// RMSNorm over `rows` rows of `width`. Its weight gradient (`width` values) is produced by the same kernel as the
+// input gradient, so it has no backward-weight vertex of its own.
+Value add_norm(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t width, Value x);
+
+// A memory-bound elementwise op reading `elements_in` and writing `elements_out` BF16 values, with `flops_per_out`
+// FLOPs per output element forward and twice that backward (the backward reads the input and the output gradient
+// and writes the input gradient).
+Value add_elementwise(GraphBuilder& builder, const Site& site, const char* name, double elements_in,
+                      double elements_out, double flops_per_out, const std::vector<Value>& inputs);
+
+// The residual add of `terms` (the residual stream and the block outputs), `rows` x `width` each: its backward
+// hands the gradient to every input unchanged, so it has no backward vertex.
+Value add_residual(GraphBuilder& builder, const Site& site, double rows, std::int64_t width,
+                   const std::vector<Value>& terms);
+
+}  // namespace fleetsim::graph_detail

@@ -1,0 +1,115 @@
+// `cluster:` — the GPU (bundled or inline datasheet), the node and network layout, and the kernel profile.
+#include <filesystem>
+
+#include "scenario/sections.hpp"
+
+namespace fleetsim::scenario {
+namespace {
+
+NetworkSpec parse_network(const Map& cluster, const GpuSpec& gpu) {
+  NetworkSpec network;
+  const std::optional<Value> given = cluster.find("network");
+  if (!given) {
+    if (gpu.nic_bandwidth_bytes_per_s <= 0)
+      cluster.missing("network", "GPU '" + gpu.name +
+                                     "' has no nic_bandwidth, so cluster.network.nic_bandwidth must "
+                                     "be given");
+    network.nic_bandwidth_bytes_per_s = gpu.nic_bandwidth_bytes_per_s;
+    return network;
+  }
+  const Map m = given->map({"topology", "nic_bandwidth", "switch_radix", "oversubscription"});
+  network.topology = m.get_or("topology", TopologyKind::multi_plane_fat_tree, [](const Value& value) {
+    return value.choice<TopologyKind>({{"fat-tree", TopologyKind::fat_tree},
+                                       {"rail-optimized", TopologyKind::rail_optimized},
+                                       {"multi-plane-fat-tree", TopologyKind::multi_plane_fat_tree}});
+  });
+  if (gpu.nic_bandwidth_bytes_per_s <= 0 && !m.has("nic_bandwidth"))
+    m.missing("nic_bandwidth", "GPU '" + gpu.name + "' gives no default nic_bandwidth");
+  network.nic_bandwidth_bytes_per_s =
+      m.get_or("nic_bandwidth", gpu.nic_bandwidth_bytes_per_s, read::positive(Dimension::bandwidth_bytes_per_s));
+  network.switch_radix = m.get_or("switch_radix", 64, read::positive_int);
+  // A fat-tree switch splits its ports evenly between the layer below and the layer above.
+  if (network.switch_radix < 2 || network.switch_radix % 2 != 0)
+    m.fail("switch_radix",
+           "must be an even number of switch ports, at least 2; got " + std::to_string(network.switch_radix));
+  network.oversubscription = m.get_or("oversubscription", 1.0, [](const Value& value) {
+    const double ratio = value.quantity(Dimension::count);
+    if (ratio < 1) value.fail("must be at least 1 (1 = non-blocking; 2 = twice the downlinks of the uplinks)");
+    return ratio;
+  });
+  return network;
+}
+
+// The `gpu:` key of a profile's MANIFEST.yaml. The MANIFEST is written by `fleetsim calibrate` and carries more
+// (driver, clocks, dates) that is not ours to validate, so only this key is read.
+Value manifest_gpu(const std::string& manifest_file, const Map& cluster) {
+  const YAML::Node root =
+      read_yaml_file(manifest_file, cluster.self().location(), join_path(cluster.self().path(), "profile"));
+  const Value manifest(root, "", Origin{manifest_file}, nullptr);
+  if (!root.IsMap()) manifest.fail("a profile MANIFEST must be a mapping with at least `gpu: NAME`");
+  for (const auto& entry : root) {
+    if (entry.first.IsScalar() && entry.first.Scalar() == "gpu") return manifest.child(entry.first, entry.second);
+  }
+  throw InputError(manifest.location(), "gpu", "required key is missing (the GPU this profile was measured on)");
+}
+
+// cluster.profile, or the GPU's default_profile: the folder, and the GPU its kernels were measured on.
+void resolve_profile(const Map& cluster, const LoadContext& context, ClusterSpec& spec) {
+  const std::optional<Value> given = cluster.find("profile");
+  const std::string name = given ? given->text() : spec.gpu.default_profile;
+  if (name.empty()) cluster.missing("profile", "GPU '" + spec.gpu.name + "' names no default_profile");
+  const std::optional<std::string> manifest = find_bundle(BundleKind::profile, name, context.data_dir);
+  if (!manifest) {
+    const std::string message = unknown_bundle_message(BundleKind::profile, name, context.data_dir);
+    cluster.fail(
+        "profile",
+        given ? message : "GPU '" + spec.gpu.name + "' defaults to a profile that is not installed: " + message);
+  }
+  spec.profile = name;
+  spec.profile_dir =
+      std::filesystem::absolute(std::filesystem::path(*manifest).parent_path()).lexically_normal().string();
+  spec.profile_gpu = parse_gpu(manifest_gpu(*manifest, cluster), context);
+}
+
+}  // namespace
+
+GpuSpec parse_gpu(const Value& value, const LoadContext& context) {
+  if (value.is_map()) return parse_gpu_mapping(value, "");
+  if (!value.is_scalar())
+    value.fail("expected a bundled GPU name (such as h800) or a mapping of its datasheet, got " + value.describe());
+  return parse_gpu_mapping(open_bundle(BundleKind::gpu, value, value.path(), context), value.text());
+}
+
+GpuSpec parse_gpu_mapping(const Value& value, const std::string& bundle_name) {
+  const Map m = value.map({"name", "bf16_flops", "fp8_flops", "hbm", "hbm_bandwidth", "nvlink_bandwidth", "tdp",
+                           "idle_power", "sm_count", "nic_bandwidth", "default_profile"});
+  GpuSpec gpu;
+  gpu.name = mapping_name(m, bundle_name);
+  gpu.bf16_flop_per_s = m.get("bf16_flops", read::positive(Dimension::flop_per_s));
+  gpu.fp8_flop_per_s = m.get_or("fp8_flops", 0.0, read::quantity(Dimension::flop_per_s));  // 0: no FP8 tensor cores
+  gpu.hbm_bytes = m.get("hbm", read::positive(Dimension::bytes));
+  gpu.hbm_bandwidth_bytes_per_s = m.get("hbm_bandwidth", read::positive(Dimension::bandwidth_bytes_per_s));
+  gpu.nvlink_bandwidth_bytes_per_s = m.get("nvlink_bandwidth", read::positive(Dimension::bandwidth_bytes_per_s));
+  gpu.tdp_w = m.get("tdp", read::positive(Dimension::power_w));
+  gpu.idle_w = m.get_or("idle_power", 0.0, read::quantity(Dimension::power_w));  // 0: unknown
+  if (gpu.idle_w > gpu.tdp_w) m.fail("idle_power", "must not exceed tdp");
+  gpu.sm_count = m.get("sm_count", read::positive_int);
+  gpu.nic_bandwidth_bytes_per_s = m.get_or("nic_bandwidth", 0.0, read::positive(Dimension::bandwidth_bytes_per_s));
+  gpu.default_profile = m.get_or("default_profile", std::string(), read::text);
+  return gpu;
+}
+
+ClusterSpec parse_cluster(const Map& m, const LoadContext& context) {
+  ClusterSpec cluster;
+  cluster.gpu = parse_gpu(m.get("gpu"), context);
+  cluster.gpus = m.get("gpus", read::positive_int);
+  cluster.gpus_per_node = m.get_or("gpus_per_node", 8, read::positive_int);
+  if (cluster.gpus % cluster.gpus_per_node != 0)
+    m.fail("gpus", "must be a whole number of nodes: a multiple of gpus_per_node (" +
+                       std::to_string(cluster.gpus_per_node) + "); got " + std::to_string(cluster.gpus));
+  cluster.network = parse_network(m, cluster.gpu);
+  resolve_profile(m, context, cluster);
+  return cluster;
+}
+
+}  // namespace fleetsim::scenario

@@ -1,0 +1,43 @@
+// `cost:` and `reliability:` — the money and failure assumptions.
+#include "scenario/sections.hpp"
+
+namespace fleetsim::scenario {
+namespace {
+
+CapexSpec parse_capex(const Value& value) {
+  const Map m = value.map({"gpu", "server_per_node", "network_per_gpu", "years", "interest"});
+  CapexSpec capex;
+  capex.gpu_usd = m.get("gpu", read::quantity(Dimension::dollars));
+  capex.server_per_node_usd = m.get("server_per_node", read::quantity(Dimension::dollars));
+  capex.network_per_gpu_usd = m.get_or("network_per_gpu", 0.0, read::quantity(Dimension::dollars));
+  capex.years = m.get("years", read::positive(Dimension::count));  // depreciation period
+  capex.interest = m.get_or("interest", 0.0, read::fraction);      // yearly cost of capital
+  return capex;
+}
+
+}  // namespace
+
+CostSpec parse_cost(const Map& m) {
+  CostSpec cost;
+  if (const std::optional<Value> rental = m.find("gpu_hour")) cost.gpu_hour_usd = rental->quantity(Dimension::dollars);
+  if (const std::optional<Value> capex = m.find("capex")) cost.capex = parse_capex(*capex);
+  if (!cost.gpu_hour_usd && !cost.capex)
+    m.missing("gpu_hour", "a cost section prices the GPUs by gpu_hour (rental) or capex (ownership), or both");
+  cost.electricity_usd_per_kwh = m.get_or("electricity", 0.0, read::quantity(Dimension::dollars));  // 0: not priced
+  cost.pue = m.get_or("pue", 1.0, [](const Value& value) {
+    const double pue = value.quantity(Dimension::count);
+    if (pue < 1) value.fail("must be at least 1 (facility power over IT power; industry average about 1.56)");
+    return pue;
+  });
+  return cost;
+}
+
+ReliabilitySpec parse_reliability(const Map& m) {
+  ReliabilitySpec reliability;
+  reliability.gpu_mtbf_hours = m.get("gpu_mtbf_hours", read::positive(Dimension::count));
+  reliability.checkpoint_interval_s = m.get("checkpoint_interval", read::positive(Dimension::time_s));
+  reliability.restart_overhead_s = m.get("restart_overhead", read::quantity(Dimension::time_s));
+  return reliability;
+}
+
+}  // namespace fleetsim::scenario

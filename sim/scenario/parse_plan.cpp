@@ -1,0 +1,54 @@
+// Parallel degrees (tp, pp, ep, dp, cp) and the checks that every plan, training or serving, must pass.
+#include "scenario/sections.hpp"
+
+namespace fleetsim::scenario {
+namespace {
+
+std::string str(std::int64_t n) { return std::to_string(n); }
+
+void check_degrees_fill_gpus(const Map& m, const ParallelPlan& plan, std::int64_t gpus, const std::string& gpus_key) {
+  // A degree that does not divide the GPU count is the more precise message, so it comes first.
+  const std::pair<std::string_view, std::int64_t> degrees[] = {
+      {"tp", plan.tp}, {"pp", plan.pp}, {"dp", plan.dp}, {"cp", plan.cp}};
+  for (const auto& [key, degree] : degrees) {
+    if (gpus % degree != 0) m.fail(key, "must divide " + gpus_key + " (" + str(gpus) + "); got " + str(degree));
+  }
+  const std::int64_t product = plan.tp * plan.pp * plan.dp * plan.cp;
+  if (product != gpus)
+    m.self().fail("tp x pp x dp x cp = " + str(plan.tp) + " x " + str(plan.pp) + " x " + str(plan.dp) + " x " +
+                  str(plan.cp) + " = " + str(product) + ", but must equal " + gpus_key + " (" + str(gpus) +
+                  "): every GPU holds one rank of the plan");
+}
+
+void check_plan_fits_model(const Map& m, const ParallelPlan& plan, const ModelSpec& model) {
+  if (model.attention.heads % plan.tp != 0)
+    m.fail("tp", "must divide the model's attention heads (" + str(model.attention.heads) + "); got " + str(plan.tp));
+  if (plan.pp > model.layers)
+    m.fail("pp", "must not exceed the model's layers (" + str(model.layers) + "); got " + str(plan.pp));
+  if (model.kind == ModelKind::dense) {
+    if (plan.ep != 1) m.fail("ep", "must be 1 for a dense model (it has no experts to shard); got " + str(plan.ep));
+    return;
+  }
+  // Expert-parallel groups are carved out of the dp x tp ranks of one pipeline stage.
+  if ((plan.dp * plan.tp) % plan.ep != 0)
+    m.fail("ep", "must divide dp x tp (" + str(plan.dp * plan.tp) +
+                     "): expert-parallel groups are carved out of "
+                     "the data- and tensor-parallel ranks; got " +
+                     str(plan.ep));
+}
+
+}  // namespace
+
+ParallelPlan parse_degrees(const Map& m, std::int64_t gpus, const std::string& gpus_key, const ModelSpec& model) {
+  ParallelPlan plan;
+  plan.tp = m.get_or("tp", 1, read::positive_int);
+  plan.pp = m.get_or("pp", 1, read::positive_int);
+  plan.ep = m.get_or("ep", 1, read::positive_int);
+  plan.dp = m.get("dp", read::positive_int);
+  plan.cp = m.get_or("cp", 1, read::positive_int);
+  check_degrees_fill_gpus(m, plan, gpus, gpus_key);
+  check_plan_fits_model(m, plan, model);
+  return plan;
+}
+
+}  // namespace fleetsim::scenario

@@ -1,0 +1,88 @@
+// `training:` — one pre-training run, and the checks that its plan can run on the cluster.
+#include "scenario/sections.hpp"
+
+namespace fleetsim::scenario {
+namespace {
+
+std::string str(std::int64_t n) { return std::to_string(n); }
+
+ParallelPlan parse_training_plan(const Value& value, const ModelSpec& model, const ClusterSpec& cluster) {
+  const Map m = value.map({"tp", "pp", "ep", "dp", "cp", "zero"});
+  // pp and dp shape the whole run, so they are never left to a default; tp, ep and cp default to 1.
+  if (!m.has("pp")) m.missing("pp", "give the pipeline-parallel degree, 1 for none");
+  ParallelPlan plan = parse_degrees(m, cluster.gpus, "cluster.gpus", model);
+  plan.zero = m.get_or("zero", 0, read::non_negative_int);
+  if (plan.zero > 3) m.fail("zero", "must be a ZeRO stage 0, 1, 2 or 3; got " + str(plan.zero));
+  // Training shards every expert exactly once over an EP group (no redundant experts, unlike serving).
+  if (model.kind == ModelKind::moe && model.moe.routed_experts % plan.ep != 0)
+    m.fail("ep", "must divide the model's routed experts (" + str(model.moe.routed_experts) + "); got " + str(plan.ep));
+  return plan;
+}
+
+// One batch size (the fixed one, or an end of the ramp) must split into whole micro-batches on every DP rank.
+void check_batch_splits(const Value& value, std::int64_t sequences, const TrainingJob& job) {
+  const std::int64_t unit = job.micro_batch * job.parallelism.dp;
+  if (sequences % unit != 0)
+    value.fail("must be a multiple of micro_batch x dp = " + str(job.micro_batch) + " x " + str(job.parallelism.dp) +
+               " = " + str(unit) + " sequences, so that every data-parallel rank runs whole micro-batches; got " +
+               str(sequences));
+}
+
+// global_batch: a number of sequences, or a ramp {from, to, over_tokens}.
+void parse_global_batch(const Value& value, TrainingJob& job) {
+  if (!value.is_map()) {
+    job.global_batch = value.whole(1);
+    check_batch_splits(value, job.global_batch, job);
+    return;
+  }
+  const Map m = value.map({"from", "to", "over_tokens"});
+  BatchRamp ramp;
+  ramp.from = m.get("from", read::positive_int);
+  ramp.to = m.get("to", read::positive_int);
+  ramp.over_tokens = m.get("over_tokens", read::positive(Dimension::count));
+  if (ramp.from > ramp.to) m.fail("from", "must not exceed to (" + str(ramp.to) + "): the batch ramps up");
+  check_batch_splits(m.get("from"), ramp.from, job);
+  check_batch_splits(m.get("to"), ramp.to, job);
+  job.ramp = ramp;
+  job.global_batch = ramp.to;
+}
+
+void check_schedule(const Map& m, const TrainingJob& job, const ModelSpec& model) {
+  const std::int64_t pp = job.parallelism.pp;
+  // DualPipe pairs stage i with stage pp-1-i (two directions at once), so stages come in pairs.
+  if (job.schedule == "dualpipe" && pp % 2 != 0)
+    m.fail("schedule", "dualpipe needs an even training.parallelism.pp (stages run in pairs); pp is " + str(pp));
+  // DualPipeV puts two model chunks on every stage.
+  if (job.schedule == "dualpipev" && 2 * pp > model.layers)
+    m.fail("schedule", "dualpipev puts 2 chunks on each of the pp = " + str(pp) + " stages, more than the model's " +
+                           str(model.layers) + " layers");
+}
+
+}  // namespace
+
+TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSpec& cluster) {
+  TrainingJob job;
+  job.tokens = m.get("tokens", read::positive(Dimension::count));
+  job.seq_len = m.get("seq_len", read::positive_int);
+  job.micro_batch = m.get_or("micro_batch", 1, read::positive_int);
+  job.precision = m.get("precision").choice<Precision>({{"fp8", Precision::fp8}, {"bf16", Precision::bf16}});
+  if (job.precision == Precision::fp8 && cluster.gpu.fp8_flop_per_s <= 0)
+    m.fail("precision", "fp8 needs FP8 tensor cores, and GPU '" + cluster.gpu.name +
+                            "' has none (fp8_flops is 0); "
+                            "use bf16");
+  job.parallelism = parse_training_plan(m.get("parallelism"), model, cluster);
+  if (job.seq_len % job.parallelism.cp != 0)
+    m.fail("seq_len", "must be a multiple of training.parallelism.cp (" + str(job.parallelism.cp) +
+                          "): context parallelism splits every sequence evenly");
+  parse_global_batch(m.get("global_batch"), job);
+  // The names of sim/analytic's schedule registry, checked here so that a typo fails at load time, with its line.
+  job.schedule = m.get("schedule").one_of({"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev"});
+  check_schedule(m, job, model);
+  job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
+    return value.choice<Recompute>(
+        {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});
+  });
+  return job;
+}
+
+}  // namespace fleetsim::scenario

@@ -1,0 +1,140 @@
+// End-to-end: the CLI on the bundled default scenario, as the README tells a new user to run it.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "cli_runner.hpp"
+
+namespace fleetsim {
+namespace {
+
+using testing::run_cli;
+
+const std::string kDefault = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/deepseek-v3-pretrain.yaml";
+
+// JSON is YAML: yaml-cpp reads the report back, so the test checks structure, not strings.
+YAML::Node report(const std::string& extra = "") {
+  auto result = run_cli("run \"" + kDefault + "\" --json - " + extra);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  return YAML::Load(result.out);
+}
+
+TEST(CliRun, DefaultScenarioPrintsTheSummary) {
+  auto result = run_cli("run \"" + kDefault + "\"");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* needle : {"step time", "MFU", "tokens per day", "wall-clock", "GPU-hours", "memory per GPU",
+                             "energy", "cost", "per trillion tokens"})
+    EXPECT_NE(result.out.find(needle), std::string::npos) << needle << " missing from:\n" << result.out;
+}
+
+TEST(CliRun, JsonReportHasEveryContractKey) {
+  YAML::Node json = report();
+  for (const char* key : {"fleetsim_version", "scenario", "provenance", "training", "power", "cost"})
+    EXPECT_TRUE(json[key]) << key;
+  for (const char* key : {"profile", "network_backend", "seed"}) EXPECT_TRUE(json["provenance"][key]) << key;
+  for (const char* key : {"step_time_s", "breakdown_s", "tokens_per_day", "tflops_per_gpu", "mfu",
+                          "memory_per_gpu_bytes", "steps", "wall_time_days", "gpu_hours",
+                          "gpu_hours_per_trillion_tokens"})
+    EXPECT_TRUE(json["training"][key]) << key;
+  for (const char* key : {"forward_chunk", "backward_input_chunk", "backward_weight_chunk", "bubble", "optimizer",
+                          "exposed_communication"})
+    EXPECT_TRUE(json["training"]["breakdown_s"][key]) << key;
+  for (const char* key : {"gpu_average_w", "facility_average_kw", "energy_mwh"}) EXPECT_TRUE(json["power"][key]);
+  for (const char* key : {"total_usd", "compute_usd", "energy_usd", "per_day_usd"}) EXPECT_TRUE(json["cost"][key]);
+}
+
+TEST(CliRun, ReportIsInternallyConsistent) {
+  YAML::Node t = report()["training"];
+  YAML::Node cost = report()["cost"];
+  const double step = t["step_time_s"].as<double>();
+  // tokens/day follows from the step: 15360 sequences x 4096 tokens per step.
+  EXPECT_NEAR(t["tokens_per_day"].as<double>(), 15360.0 * 4096.0 / step * 86400.0, 1e-6 * 2.7e11);
+  // MFU is TFLOPS over the 989 TFLOPS BF16 peak.
+  EXPECT_NEAR(t["mfu"].as<double>(), t["tflops_per_gpu"].as<double>() / 989.0, 1e-9);
+  // GPU-hours = wall days x 24 x 2048 GPUs, and dollars = GPU-hours x $2 (+ energy).
+  EXPECT_NEAR(t["gpu_hours"].as<double>(), t["wall_time_days"].as<double>() * 24.0 * 2048.0,
+              1e-6 * t["gpu_hours"].as<double>());
+  EXPECT_NEAR(cost["compute_usd"].as<double>(), 2.0 * t["gpu_hours"].as<double>(), 1.0);
+  EXPECT_NEAR(cost["total_usd"].as<double>(), cost["compute_usd"].as<double>() + cost["energy_usd"].as<double>(),
+              1.0);
+  // Memory fits in the H800's 80 GB.
+  EXPECT_LT(t["memory_per_gpu_bytes"].as<double>(), 80e9);
+  // The 14.8T-token budget takes more steps than a constant 15360-sequence batch would (the ramp).
+  EXPECT_GT(t["steps"].as<double>(), 14.8e12 / (15360.0 * 4096.0));
+}
+
+TEST(CliRun, SameScenarioAndSeedGiveIdenticalBytes) {
+  auto first = run_cli("run \"" + kDefault + "\" --json - --seed 7");
+  auto second = run_cli("run \"" + kDefault + "\" --json - --seed 7");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, second.out);
+  EXPECT_NE(first.out.find("\"seed\": 7"), std::string::npos);
+}
+
+TEST(CliRun, OneF1BIsSlowerThanDualPipeAndTheBubbleGrows) {
+  YAML::Node dualpipe = report()["training"];
+  YAML::Node one_f_one_b = report("--set training.schedule=1f1b")["training"];
+  EXPECT_GT(one_f_one_b["step_time_s"].as<double>(), dualpipe["step_time_s"].as<double>());
+  EXPECT_GT(one_f_one_b["breakdown_s"]["bubble"].as<double>(), dualpipe["breakdown_s"]["bubble"].as<double>());
+}
+
+TEST(CliRun, JsonFileIsWrittenWholeAndOnlyOnSuccess) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / "fleetsim-cli-json";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto ok = run_cli("run \"" + kDefault + "\" --json \"" + (dir / "report.json").string() + "\"");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(YAML::LoadFile((dir / "report.json").string())["training"]);
+  auto bad = run_cli("run \"" + kDefault + "\" --set training.parallelism.pp=3 --json \"" +
+                     (dir / "bad.json").string() + "\"");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_FALSE(fs::exists(dir / "bad.json"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);  // no temporaries
+  fs::remove_all(dir);
+}
+
+TEST(CliRun, BadCommandLinesExitTwoWithAMessage) {
+  for (const std::string& args : {std::string("run"), std::string("run /no/such/file.yaml"),
+                                  "run \"" + kDefault + "\" --bogus", "run \"" + kDefault + "\" --seed -3",
+                                  "run \"" + kDefault + "\" --set nokeyvalue", std::string("frobnicate")}) {
+    auto result = run_cli(args);
+    EXPECT_EQ(result.exit_code, 2) << args;
+    EXPECT_FALSE(result.err.empty()) << args;
+  }
+  EXPECT_EQ(run_cli("--version").exit_code, 0);
+  EXPECT_EQ(run_cli("run --help").exit_code, 0);
+}
+
+// Golden report: every number of tests/golden/deepseek-v3-pretrain.json must be reproduced to 1e-9 relative.
+// After an intended model change, regenerate it with
+//   ./build/fleetsim run scenarios/deepseek-v3-pretrain.yaml --json tests/golden/deepseek-v3-pretrain.json
+// and say in the commit why the numbers moved.
+void compare_numbers(const YAML::Node& expected, const YAML::Node& actual, const std::string& path) {
+  ASSERT_TRUE(actual.IsDefined()) << path << " missing";
+  if (expected.IsMap()) {
+    for (const auto& entry : expected)
+      compare_numbers(entry.second, actual[entry.first.as<std::string>()], path + "." + entry.first.as<std::string>());
+    return;
+  }
+  if (path == ".fleetsim_version") return;
+  double want = 0;
+  if (YAML::convert<double>::decode(expected, want)) {
+    double got = actual.as<double>();
+    EXPECT_NEAR(got, want, 1e-9 * std::max(1.0, std::fabs(want))) << path;
+  } else {
+    EXPECT_EQ(actual.as<std::string>(), expected.as<std::string>()) << path;
+  }
+}
+
+TEST(CliRun, DefaultScenarioMatchesTheGoldenReport) {
+  YAML::Node golden = YAML::LoadFile(std::string(FLEETSIM_SOURCE_ROOT) + "/tests/golden/deepseek-v3-pretrain.json");
+  compare_numbers(golden, report(), "");
+}
+
+}  // namespace
+}  // namespace fleetsim

@@ -1,0 +1,470 @@
+// The op graph of one micro-batch on one stage: per-op FLOPs and shapes, edges, phase sums, agreement with the
+// closed forms, the stage split and recomputation.
+#include <gtest/gtest.h>
+
+#include <boost/graph/topological_sort.hpp>
+#include <cmath>
+#include <iterator>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "graph/op_graph.hpp"
+#include "test_models.hpp"
+
+namespace fleetsim {
+namespace {
+
+constexpr double kTokens = 4096;  // one sequence of 4,096 tokens (V3 §4.2)
+
+MicroBatchWork work(std::int64_t ep = 1, Precision precision = Precision::fp8, Recompute recompute = Recompute::none,
+                    std::int64_t tp = 1) {
+  MicroBatchWork w;
+  w.sequences = 1;
+  w.seq_len = 4096;
+  w.precision = precision;
+  w.parallelism.ep = ep;
+  w.parallelism.tp = tp;
+  w.recompute = recompute;
+  return w;
+}
+
+StageSlice layers(int first, int last) {
+  StageSlice slice;
+  slice.first_layer = first;
+  slice.last_layer = last;
+  return slice;
+}
+
+// Op names to vertices; fails the test on a duplicate name.
+std::map<std::string, OpVertex> by_name(const OpGraph& graph) {
+  std::map<std::string, OpVertex> names;
+  for (auto v : boost::make_iterator_range(boost::vertices(graph))) {
+    bool inserted = names.emplace(graph[v].name, v).second;
+    EXPECT_TRUE(inserted) << "duplicate op name " << graph[v].name;
+  }
+  return names;
+}
+
+const Op& find(const OpGraph& graph, const std::string& name) {
+  for (auto v : boost::make_iterator_range(boost::vertices(graph)))
+    if (graph[v].name == name) return graph[v];
+  throw std::runtime_error("no op named " + name);
+}
+
+bool has(const OpGraph& graph, const std::string& name) {
+  for (auto v : boost::make_iterator_range(boost::vertices(graph)))
+    if (graph[v].name == name) return true;
+  return false;
+}
+
+bool reaches(const OpGraph& graph, OpVertex from, OpVertex to) {
+  std::vector<OpVertex> stack{from};
+  std::set<OpVertex> seen{from};
+  while (!stack.empty()) {
+    OpVertex v = stack.back();
+    stack.pop_back();
+    if (v == to) return true;
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, graph))) {
+      OpVertex w = boost::target(e, graph);
+      if (seen.insert(w).second) stack.push_back(w);
+    }
+  }
+  return false;
+}
+
+std::set<std::string> predecessors(const OpGraph& graph, const std::string& name) {
+  auto names = by_name(graph);
+  std::set<std::string> result;
+  for (auto e : boost::make_iterator_range(boost::in_edges(names.at(name), graph)))
+    result.insert(graph[boost::source(e, graph)].name);
+  return result;
+}
+
+void expect_dag(const OpGraph& graph) {
+  std::vector<OpVertex> order;
+  EXPECT_NO_THROW(boost::topological_sort(graph, std::back_inserter(order)));
+  EXPECT_EQ(order.size(), boost::num_vertices(graph));
+}
+
+void expect_shape(const GemmShape& shape, std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t groups = 1) {
+  EXPECT_EQ(shape.m, m);
+  EXPECT_EQ(shape.n, n);
+  EXPECT_EQ(shape.k, k);
+  EXPECT_EQ(shape.groups, groups);
+}
+
+TEST(OpGraph, QUpFollowsTheGemmConvention) {
+  const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(3, 4), work());
+  const Op& fwd = find(graph, "L3.mla.q_up.fwd");
+  const Op& dx = find(graph, "L3.mla.q_up.dx");
+  const Op& dw = find(graph, "L3.mla.q_up.dw");
+  const double flops = 2.0 * 4096 * 1536 * 24576;  // q_lora_rank 1536 -> 128 heads x 192
+  EXPECT_DOUBLE_EQ(fwd.flops, flops);
+  EXPECT_DOUBLE_EQ(dx.flops, flops);
+  EXPECT_DOUBLE_EQ(dw.flops, flops);
+  expect_shape(fwd.gemm, 4096, 24576, 1536);  // Y = X W
+  expect_shape(dx.gemm, 4096, 1536, 24576);   // dX = dY W^T
+  expect_shape(dw.gemm, 1536, 24576, 4096);   // dW = X^T dY
+  EXPECT_EQ(fwd.kind, OpKind::gemm);
+  EXPECT_EQ(fwd.phase, Phase::forward);
+  EXPECT_EQ(dx.phase, Phase::backward_input);
+  EXPECT_EQ(dw.phase, Phase::backward_weight);
+  EXPECT_EQ(fwd.dtype, DataType::fp8);  // all three GEMMs of a linear layer in FP8 (V3 §3.3)
+  EXPECT_EQ(dw.dtype, DataType::fp8);
+  EXPECT_EQ(fwd.block, "mla");
+  EXPECT_EQ(fwd.layer, 3);
+  // FP8 input and weights, BF16 output; the weight gradient in FP32.
+  EXPECT_DOUBLE_EQ(fwd.bytes_read, 4096.0 * 1536 + 1536.0 * 24576);
+  EXPECT_DOUBLE_EQ(fwd.bytes_written, 4096.0 * 24576 * 2);
+  EXPECT_DOUBLE_EQ(dw.bytes_read, 4096.0 * 1536 + 4096.0 * 24576);
+  EXPECT_DOUBLE_EQ(dw.bytes_written, 1536.0 * 24576 * 4);
+
+  const OpGraph bf16 = build_training_graph(test::deepseek_v3(), layers(3, 4), work(1, Precision::bf16));
+  EXPECT_EQ(find(bf16, "L3.mla.q_up.fwd").dtype, DataType::bf16);
+  EXPECT_DOUBLE_EQ(find(bf16, "L3.mla.q_up.fwd").bytes_read, 2 * (4096.0 * 1536 + 1536.0 * 24576));
+}
+
+TEST(OpGraph, MlaShapes) {
+  const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(0, 1), work());
+  expect_shape(find(graph, "L0.mla.q_down.fwd").gemm, 4096, 1536, 7168);
+  expect_shape(find(graph, "L0.mla.kv_down.fwd").gemm, 4096, 576, 7168);  // latent 512 + shared rope key 64
+  expect_shape(find(graph, "L0.mla.kv_up.fwd").gemm, 4096, 128 * 256, 512);  // 128 heads x (nope 128 + v 128)
+  expect_shape(find(graph, "L0.mla.o_proj.fwd").gemm, 4096, 7168, 128 * 128);
+  expect_shape(find(graph, "L0.ffn.gate_up.fwd").gemm, 4096, 2 * 18432, 7168);
+  expect_shape(find(graph, "L0.ffn.down.fwd").gemm, 4096, 7168, 18432);
+  EXPECT_EQ(find(graph, "L0.mla.norm.fwd").kind, OpKind::norm);
+  EXPECT_EQ(find(graph, "L0.mla.rope.fwd").kind, OpKind::elementwise);
+  EXPECT_EQ(find(graph, "L0.ffn.swiglu.fwd").kind, OpKind::elementwise);
+}
+
+TEST(OpGraph, AttentionCoreCountsCausalOnceAndSplitsFlashAttentionsBackward) {
+  const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(3, 4), work());
+  const Op& fwd = find(graph, "L3.mla.core.fwd");
+  // 2 x heads x (qk 192 + v 128) x seq_len^2 / 2 for one sequence.
+  const double forward = 2.0 * 128 * (192 + 128) * 4096.0 * 4096.0 / 2;
+  EXPECT_EQ(fwd.kind, OpKind::attention);
+  EXPECT_EQ(fwd.dtype, DataType::bf16);
+  EXPECT_DOUBLE_EQ(fwd.flops, forward);
+  EXPECT_EQ(fwd.attention.heads, 128);
+  EXPECT_EQ(fwd.attention.qk_head_dim, 192);
+  EXPECT_EQ(fwd.attention.v_head_dim, 128);
+  EXPECT_EQ(fwd.attention.q_len, 4096);
+  EXPECT_TRUE(fwd.attention.causal);
+  // Backward: 2x model FLOPs plus 0.5x recomputed scores (FlashAttention's 2.5x), the latter not model FLOPs.
+  const Op& dx = find(graph, "L3.mla.core.dx");
+  const Op& scores = find(graph, "L3.mla.core.dx_recompute");
+  EXPECT_DOUBLE_EQ(dx.flops, 2 * forward);
+  EXPECT_TRUE(dx.model_flops);
+  EXPECT_DOUBLE_EQ(scores.flops, 0.5 * forward);
+  EXPECT_FALSE(scores.model_flops);
+  EXPECT_EQ(scores.phase, Phase::backward_input);
+  EXPECT_TRUE(predecessors(graph, "L3.mla.core.dx").count("L3.mla.core.dx_recompute"));
+}
+
+TEST(OpGraph, GroupedExpertGemmsAtEp64) {
+  const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(3, 4), work(64));
+  // 256 / 64 = 4 experts per GPU; the GPU receives 4096 x top-8 copies, m = 4096 x 8 / 4 = 8192 per expert.
+  const Op& gate_up = find(graph, "L3.moe.experts_gate_up.fwd");
+  EXPECT_EQ(gate_up.kind, OpKind::grouped_gemm);
+  expect_shape(gate_up.gemm, 8192, 4096, 7168, 4);
+  EXPECT_DOUBLE_EQ(gate_up.flops, 2.0 * 8192 * 4096 * 7168 * 4);
+  expect_shape(find(graph, "L3.moe.experts_gate_up.dx").gemm, 8192, 7168, 4096, 4);
+  expect_shape(find(graph, "L3.moe.experts_gate_up.dw").gemm, 7168, 4096, 8192, 4);
+  expect_shape(find(graph, "L3.moe.experts_down.fwd").gemm, 8192, 7168, 2048, 4);
+  EXPECT_EQ(gate_up.dtype, DataType::fp8);
+  // Shared expert over the 4,096 local tokens; router gate in BF16.
+  expect_shape(find(graph, "L3.moe.shared_gate_up.fwd").gemm, 4096, 4096, 7168);
+  const Op& gate = find(graph, "L3.moe.gate.fwd");
+  expect_shape(gate.gemm, 4096, 256, 7168);
+  EXPECT_EQ(gate.dtype, DataType::bf16);
+  EXPECT_EQ(find(graph, "L3.moe.router.fwd").kind, OpKind::router);
+
+  // At ep = 1 every expert is local: 256 groups of 4096 x 8 / 256 = 128 rows; no all-to-all.
+  const OpGraph local = build_training_graph(test::deepseek_v3(), layers(3, 4), work(1));
+  expect_shape(find(local, "L3.moe.experts_gate_up.fwd").gemm, 128, 4096, 7168, 256);
+  EXPECT_FALSE(has(local, "L3.moe.dispatch.fwd"));
+  EXPECT_DOUBLE_EQ(sum_ops(local).comm_bytes, 0.0);
+}
+
+TEST(OpGraph, DispatchAndCombineBytes) {
+  const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(3, 4), work(64));
+  const double copies = 4096.0 * 8 * 7168;
+  const double leaving = 63.0 / 64;
+  const double fp8 = 1 + 4.0 / 128;  // E4M3 plus one FP32 scale per 128 elements (V3 §3.3.2)
+  const Op& dispatch = find(graph, "L3.moe.dispatch.fwd");
+  EXPECT_EQ(dispatch.kind, OpKind::all_to_all);
+  EXPECT_EQ(dispatch.dtype, DataType::fp8);
+  EXPECT_DOUBLE_EQ(dispatch.comm_bytes, copies * fp8 * leaving);
+  const Op& combine = find(graph, "L3.moe.combine.fwd");
+  EXPECT_EQ(combine.dtype, DataType::bf16);  // combine stays BF16 (V3 §3.3.3)
+  EXPECT_DOUBLE_EQ(combine.comm_bytes, copies * 2 * leaving);
+  // Backward: the combine's gradient travels dispatch-wise in FP8, the dispatch's gradient combine-wise in BF16.
+  EXPECT_DOUBLE_EQ(find(graph, "L3.moe.combine.dx").comm_bytes, copies * fp8 * leaving);
+  EXPECT_EQ(find(graph, "L3.moe.combine.dx").dtype, DataType::fp8);
+  EXPECT_DOUBLE_EQ(find(graph, "L3.moe.dispatch.dx").comm_bytes, copies * 2 * leaving);
+  EXPECT_EQ(find(graph, "L3.moe.dispatch.dx").dtype, DataType::bf16);
+  EXPECT_DOUBLE_EQ(sum_ops(graph, Phase::forward).comm_bytes, copies * (fp8 + 2) * leaving);
+  EXPECT_DOUBLE_EQ(sum_ops(graph, Phase::backward_input).comm_bytes, copies * (fp8 + 2) * leaving);
+  EXPECT_DOUBLE_EQ(sum_ops(graph, Phase::backward_weight).comm_bytes, 0.0);
+
+  const OpGraph bf16 = build_training_graph(test::deepseek_v3(), layers(3, 4), work(64, Precision::bf16));
+  EXPECT_DOUBLE_EQ(find(bf16, "L3.moe.dispatch.fwd").comm_bytes, copies * 2 * leaving);
+}
+
+TEST(OpGraph, EdgesFollowTheDataFlow) {
+  const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(3, 5), work(64));
+  auto names = by_name(graph);
+  expect_dag(graph);
+  // Forward chain.
+  EXPECT_TRUE(reaches(graph, names.at("L3.mla.q_up.fwd"), names.at("L4.moe.experts_down.fwd")));
+  EXPECT_FALSE(reaches(graph, names.at("L4.mla.q_up.fwd"), names.at("L3.mla.q_up.fwd")));
+  // Backward-input chain in reverse: layer 4's gradients come before layer 3's.
+  EXPECT_TRUE(reaches(graph, names.at("L4.mla.norm.dx"), names.at("L3.moe.experts_down.dx")));
+  EXPECT_TRUE(reaches(graph, names.at("L4.mla.q_up.fwd"), names.at("L3.mla.q_up.dx")));
+  EXPECT_FALSE(reaches(graph, names.at("L3.mla.q_up.dx"), names.at("L4.mla.q_up.dx")));
+  // dW waits for the upstream gradient (the consumer's dX), never for its own dX.
+  EXPECT_EQ(predecessors(graph, "L3.mla.q_up.dw"), (std::set<std::string>{"L3.mla.rope.dx"}));
+  EXPECT_EQ(predecessors(graph, "L3.mla.q_up.dx"), (std::set<std::string>{"L3.mla.rope.dx"}));
+  EXPECT_EQ(predecessors(graph, "L3.mla.o_proj.dw"), predecessors(graph, "L3.mla.o_proj.dx"));
+  for (auto v : boost::make_iterator_range(boost::vertices(graph))) {
+    const Op& op = graph[v];
+    if (op.phase != Phase::backward_weight) continue;
+    std::string dx = op.name.substr(0, op.name.size() - 3) + ".dx";
+    if (names.count(dx)) {
+      EXPECT_FALSE(reaches(graph, names.at(dx), v)) << op.name;
+    }
+  }
+  // MoE: the router's gradient waits only for the unpermute's (routing weights), not for the all-to-alls.
+  EXPECT_EQ(predecessors(graph, "L3.moe.router.dx"), (std::set<std::string>{"L3.moe.unpermute.dx"}));
+  EXPECT_TRUE(predecessors(graph, "L3.moe.permute.fwd").count("L3.moe.router.fwd"));
+  // The stage's output gradient arrives from the next stage (the schedule adds that wait): the backward starts
+  // from the last forward op.
+  EXPECT_EQ(predecessors(graph, "L4.moe.shared_down.dx"), (std::set<std::string>{"L4.moe.residual.fwd"}));
+  EXPECT_EQ(predecessors(graph, "L4.moe.unpermute.dx"), (std::set<std::string>{"L4.moe.residual.fwd"}));
+}
+
+TEST(OpGraph, EveryStageIsADagWithUniqueNames) {
+  const ModelSpec model = test::deepseek_v3();
+  for (Recompute recompute : {Recompute::none, Recompute::selective, Recompute::full}) {
+    for (const StageSlice& slice : split_into_stages(model, 16)) {
+      const OpGraph graph = build_training_graph(model, slice, work(64, Precision::fp8, recompute));
+      expect_dag(graph);
+      by_name(graph);
+      for (auto v : boost::make_iterator_range(boost::vertices(graph))) {
+        const Op& op = graph[v];
+        EXPECT_GE(op.flops, 0) << op.name;
+        EXPECT_GE(op.bytes_read, 0) << op.name;
+        EXPECT_GE(op.bytes_written, 0) << op.name;
+        EXPECT_TRUE(std::isfinite(op.flops)) << op.name;
+      }
+    }
+  }
+}
+
+TEST(OpGraph, GemmPhasesCarryEqualFlops) {
+  const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(2, 4), work(64));
+  double sums[3] = {0, 0, 0};
+  for (auto v : boost::make_iterator_range(boost::vertices(graph))) {
+    const Op& op = graph[v];
+    if (op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm) sums[static_cast<int>(op.phase)] += op.flops;
+  }
+  EXPECT_GT(sums[0], 0);
+  EXPECT_DOUBLE_EQ(sums[1], sums[0]);  // dX
+  EXPECT_DOUBLE_EQ(sums[2], sums[0]);  // dW
+}
+
+TEST(OpGraph, EmbeddingHeadAndMtp) {
+  const ModelSpec model = test::deepseek_v3();
+  StageSlice first = layers(0, 1);
+  first.has_embedding = true;
+  const OpGraph head_graph = build_training_graph(model, first, work());
+  EXPECT_EQ(find(head_graph, "embed.embed.fwd").kind, OpKind::embedding);
+  EXPECT_FALSE(has(head_graph, "embed.embed.dx"));  // token ids carry no gradient
+  EXPECT_EQ(find(head_graph, "embed.embed.dw").phase, Phase::backward_weight);
+  EXPECT_EQ(find(head_graph, "embed.embed.dw").kind, OpKind::embedding);
+
+  StageSlice last = layers(60, 61);
+  last.has_head = true;
+  last.has_mtp = true;
+  const OpGraph graph = build_training_graph(model, last, work(64));
+  expect_dag(graph);
+  const Op& head = find(graph, "head.gemm.fwd");
+  EXPECT_EQ(head.dtype, DataType::bf16);  // the head stays BF16 (V3 §3.3.1)
+  expect_shape(head.gemm, 4096, 129280, 7168);
+  EXPECT_EQ(head.layer, -1);
+  EXPECT_EQ(find(graph, "head.loss.fwd").kind, OpKind::loss);
+  EXPECT_EQ(find(graph, "head.loss.dx").phase, Phase::backward_input);
+  // MTP module 0: layer 61 = model.layers + 0, an MoE layer, projection of [h; emb], shared head and loss.
+  const Op& proj = find(graph, "MTP0.eh_proj.fwd");
+  expect_shape(proj.gemm, 4096, 7168, 2 * 7168);
+  EXPECT_EQ(proj.dtype, DataType::fp8);
+  EXPECT_EQ(proj.layer, 61);
+  EXPECT_EQ(proj.block, "mtp");
+  EXPECT_EQ(find(graph, "L61.mla.q_up.fwd").layer, 61);
+  EXPECT_EQ(find(graph, "L61.moe.experts_gate_up.fwd").layer, 61);
+  EXPECT_EQ(find(graph, "MTP0.head.fwd").dtype, DataType::bf16);
+  EXPECT_EQ(find(graph, "MTP0.loss.fwd").kind, OpKind::loss);
+  EXPECT_TRUE(predecessors(graph, "MTP0.hnorm.fwd").count("L60.moe.residual.fwd"));
+  std::set<std::string> eh_inputs{"MTP0.hnorm.fwd", "MTP0.enorm.fwd"};
+  EXPECT_EQ(predecessors(graph, "MTP0.eh_proj.fwd"), eh_inputs);
+}
+
+// Sums model FLOPs over the graphs of every stage and compares them, per token, with the closed forms.
+double graph_flops_per_token(const ModelSpec& model, std::int64_t pp, const MicroBatchWork& w, bool with_mtp) {
+  double flops = 0;
+  for (StageSlice slice : split_into_stages(model, pp)) {
+    if (!with_mtp) slice.has_mtp = false;
+    flops += sum_ops(build_training_graph(model, slice, w)).model_flops;
+  }
+  return flops * static_cast<double>(w.parallelism.tp) / kTokens;
+}
+
+TEST(OpGraph, StageSumsAgreeWithTheClosedForms) {
+  const ModelSpec model = test::deepseek_v3();
+  const double closed = training_flops_per_token(model, 4096);
+  const double mtp = mtp_training_flops_per_token(model, 4096);
+  for (std::int64_t pp : {1, 16}) {
+    for (std::int64_t ep : {1, 64}) {
+      const double with = graph_flops_per_token(model, pp, work(ep), true);
+      const double without = graph_flops_per_token(model, pp, work(ep), false);
+      EXPECT_NEAR(without, closed, 0.01 * closed) << "pp " << pp << " ep " << ep;
+      EXPECT_NEAR(with - without, mtp, 0.01 * mtp) << "pp " << pp << " ep " << ep;
+      EXPECT_NEAR(with, closed + mtp, 0.001 * (closed + mtp)) << "pp " << pp << " ep " << ep;
+    }
+  }
+}
+
+TEST(OpGraph, ForwardIsAThirdOfTheModelFlops) {
+  const ModelSpec model = test::deepseek_v3();
+  for (const StageSlice& slice : split_into_stages(model, 16)) {
+    const OpGraph graph = build_training_graph(model, slice, work(64));
+    const double all = sum_ops(graph).model_flops;
+    EXPECT_NEAR(sum_ops(graph, Phase::forward).model_flops, all / 3, 0.001 * all);
+  }
+}
+
+TEST(StageSplit, DeepSeekV3Over16Stages) {
+  const auto slices = split_into_stages(test::deepseek_v3(), 16);
+  ASSERT_EQ(slices.size(), 16u);
+  int next = 0;
+  for (std::size_t s = 0; s < slices.size(); ++s) {
+    EXPECT_EQ(slices[s].first_layer, next);  // contiguous: every layer exactly once
+    EXPECT_GT(slices[s].last_layer, slices[s].first_layer);
+    next = slices[s].last_layer;
+    EXPECT_EQ(slices[s].has_embedding, s == 0);
+    EXPECT_EQ(slices[s].has_head, s == 15);
+    EXPECT_EQ(slices[s].has_mtp, s == 15);
+  }
+  EXPECT_EQ(next, 61);
+  // The head (1.4 layers of work) and the MTP module (2.5) push the last stage down to one layer.
+  for (std::size_t s = 0; s < 15; ++s) EXPECT_EQ(slices[s].last_layer - slices[s].first_layer, 4);
+  EXPECT_EQ(slices[15].last_layer - slices[15].first_layer, 1);
+}
+
+TEST(StageSplit, EdgeCases) {
+  const ModelSpec model = test::deepseek_v3();
+  EXPECT_THROW(split_into_stages(model, 62), std::invalid_argument);
+  EXPECT_THROW(split_into_stages(model, 0), std::invalid_argument);
+  const auto one = split_into_stages(model, 1);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].first_layer, 0);
+  EXPECT_EQ(one[0].last_layer, 61);
+  EXPECT_TRUE(one[0].has_embedding && one[0].has_head && one[0].has_mtp);
+  const auto all = split_into_stages(model, 61);
+  for (const auto& slice : all) EXPECT_EQ(slice.last_layer - slice.first_layer, 1);
+  // A dense model without MTP: the light head takes a little off the last stage.
+  const auto llama = split_into_stages(test::llama3_405b(), 8);
+  EXPECT_EQ(llama.back().last_layer, 126);
+  EXPECT_EQ(llama.back().last_layer - llama.back().first_layer, 15);
+  EXPECT_FALSE(llama.back().has_mtp);
+}
+
+TEST(OpGraph, Llama405BWithTensorParallelism) {
+  const ModelSpec model = test::llama3_405b();
+  const MicroBatchWork w = work(1, Precision::bf16, Recompute::none, 8);
+  StageSlice slice = layers(0, 2);
+  slice.has_embedding = true;
+  const OpGraph graph = build_training_graph(model, slice, w);
+  expect_dag(graph);
+  // 128/8 = 16 query heads and 8/8 = 1 KV head per GPU, head_dim 128.
+  expect_shape(find(graph, "L0.gqa.qkv.fwd").gemm, 4096, (16 + 2) * 128, 16384);
+  expect_shape(find(graph, "L0.gqa.o_proj.fwd").gemm, 4096, 16384, 16 * 128);
+  expect_shape(find(graph, "L0.ffn.gate_up.fwd").gemm, 4096, 2 * 53248 / 8, 16384);
+  const Op& core = find(graph, "L0.gqa.core.fwd");
+  EXPECT_EQ(core.attention.heads, 16);
+  EXPECT_EQ(core.attention.kv_heads, 1);
+  EXPECT_DOUBLE_EQ(core.flops, 2.0 * 16 * 256 * 4096.0 * 4096.0 / 2);
+  EXPECT_EQ(find(graph, "L0.gqa.qkv.fwd").dtype, DataType::bf16);
+  // Over all stages, the GPUs of one tensor-parallel group together do the closed form's work.
+  const double closed = training_flops_per_token(model, 4096);
+  EXPECT_NEAR(graph_flops_per_token(model, 8, w, true), closed, 0.01 * closed);
+}
+
+TEST(OpGraph, RecomputationAddsOnlyNonModelWork) {
+  const ModelSpec model = test::deepseek_v3();
+  const StageSlice slice = layers(2, 4);  // one dense, one MoE layer
+  const OpGraph none = build_training_graph(model, slice, work(64));
+  const OpGraph selective = build_training_graph(model, slice, work(64, Precision::fp8, Recompute::selective));
+  const OpGraph full = build_training_graph(model, slice, work(64, Precision::fp8, Recompute::full));
+  const OpTotals base = sum_ops(none);
+  // Selective (V3 §3.2.3): every RMSNorm and the MLA up-projections run again, as non-model work.
+  double recomputed = 0;
+  int recomputed_ops = 0;
+  for (auto v : boost::make_iterator_range(boost::vertices(none))) {
+    if (none[v].phase == Phase::forward && recomputed_in_selective_mode(none[v])) {
+      recomputed += none[v].flops;
+      ++recomputed_ops;
+    }
+  }
+  // Two layers: attention norm, q norm, kv norm and FFN/MoE norm each (8), plus q_up and kv_up each (4).
+  EXPECT_EQ(recomputed_ops, 12);
+  const OpTotals sel = sum_ops(selective);
+  EXPECT_DOUBLE_EQ(sel.model_flops, base.model_flops);
+  EXPECT_NEAR(sel.flops - base.flops, recomputed, 1e-9 * recomputed);
+  EXPECT_EQ(sel.ops - base.ops, recomputed_ops);
+  const Op& again = find(selective, "L3.mla.q_up.recompute");
+  EXPECT_FALSE(again.model_flops);
+  EXPECT_EQ(again.phase, Phase::backward_input);
+  EXPECT_DOUBLE_EQ(again.flops, find(none, "L3.mla.q_up.fwd").flops);
+  expect_dag(selective);
+
+  // Full: the whole forward of both layers again, communication included.
+  const OpTotals fwd = sum_ops(none, Phase::forward);
+  const OpTotals all = sum_ops(full);
+  EXPECT_DOUBLE_EQ(all.model_flops, base.model_flops);
+  EXPECT_NEAR(all.flops - base.flops, fwd.flops, 1e-9 * fwd.flops);
+  EXPECT_DOUBLE_EQ(all.comm_bytes - base.comm_bytes, fwd.comm_bytes);
+  EXPECT_EQ(all.ops - base.ops, fwd.ops);
+  // Layer 3 is recomputed after layer 3's output gradient arrives and before its backward.
+  auto names = by_name(full);
+  EXPECT_TRUE(reaches(full, names.at("L3.moe.experts_down.recompute"), names.at("L3.moe.experts_down.dx")));
+  EXPECT_TRUE(reaches(full, names.at("L3.mla.q_up.recompute"), names.at("L3.mla.q_up.dw")));
+  EXPECT_TRUE(reaches(full, names.at("L3.mla.norm.dx"), names.at("L2.mla.norm.recompute")));
+  EXPECT_FALSE(reaches(full, names.at("L3.mla.norm.recompute"), names.at("L3.moe.experts_down.fwd")));
+  for (auto v : boost::make_iterator_range(boost::vertices(full)))
+    if (full[v].name.find(".recompute") != std::string::npos) {
+      EXPECT_FALSE(full[v].model_flops);
+      EXPECT_EQ(full[v].phase, Phase::backward_input);
+    }
+  expect_dag(full);
+}
+
+TEST(OpGraph, RejectsWhatItCannotShard) {
+  const ModelSpec model = test::deepseek_v3();
+  EXPECT_THROW(build_training_graph(model, layers(3, 4), work(3)), std::invalid_argument);  // 256 experts / 3
+  EXPECT_THROW(build_training_graph(model, layers(0, 1), work(1, Precision::fp8, Recompute::none, 3)),
+               std::invalid_argument);  // 128 heads / 3
+  EXPECT_THROW(build_training_graph(model, layers(0, 62), work()), std::invalid_argument);
+}
+
+TEST(OpGraph, NamesOfEnums) {
+  EXPECT_STREQ(to_string(OpKind::grouped_gemm), "grouped_gemm");
+  EXPECT_STREQ(to_string(OpKind::all_to_all), "all_to_all");
+  EXPECT_STREQ(to_string(Phase::backward_weight), "backward_weight");
+}
+
+}  // namespace
+}  // namespace fleetsim
