@@ -30,7 +30,14 @@ constexpr double kActivationBytesPerElement = 2;
 //   y_i = W_down s_i, which equals <W_down^T g_i, s_i> and is formed from the down projection's backward, so the
 //   expert outputs need not be kept;
 // - residual adds, RoPE, permutes and all-to-alls keep nothing of their own.
-double saved_activation_bytes(const Op& op, const TrainingJob& job) {
+// With tensor parallelism, sequence parallelism (Korthikanti et al. 2022) keeps a column-parallel GEMM's input,
+// the full hidden-wide activation, as a 1/tp shard and all-gathers it again for the weight gradient.
+double sequence_parallel_shards(const Op& op, const TrainingJob& job, std::int64_t hidden) {
+  const bool column_parallel_input = op.kind == OpKind::gemm && op.gemm.k == hidden;
+  return column_parallel_input ? static_cast<double>(job.parallelism.tp) : 1.0;
+}
+
+double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t hidden) {
   if (op.phase != Phase::forward || !op.model_flops) return 0.0;
   if (job.recompute == Recompute::selective && recomputed_in_selective_mode(op)) return 0.0;
   const bool fp8 = job.precision == Precision::fp8;
@@ -40,7 +47,7 @@ double saved_activation_bytes(const Op& op, const TrainingJob& job) {
     case OpKind::grouped_gemm:
       if (fp8 && is_down_projection) return 0.0;
       return static_cast<double>(op.gemm.m * op.gemm.groups) * static_cast<double>(op.gemm.k) *
-             (op.dtype == DataType::fp8 ? 1.0 : 2.0);
+             (op.dtype == DataType::fp8 ? 1.0 : 2.0) / sequence_parallel_shards(op, job, hidden);
     case OpKind::attention: {
       const auto& a = op.attention;
       const double rows = static_cast<double>(a.batch * a.q_len * a.heads);
@@ -91,7 +98,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
         case Phase::backward_weight: stage.backward_weight_compute_s += cost.seconds; break;
       }
       if (op.model_flops) stage.model_flops += op.flops;
-      stage.activation_bytes += saved_activation_bytes(op, job);
+      stage.activation_bytes += saved_activation_bytes(op, job, scenario.model.hidden);
       // Parameters are the weight-gradient GEMMs' outputs: dW[K x N] (per expert group).
       if (op.phase == Phase::backward_weight && op.kind == OpKind::gemm)
         stage.dense_params += static_cast<double>(op.gemm.m) * static_cast<double>(op.gemm.n);
@@ -147,17 +154,24 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   const double micro_batches = static_cast<double>(step.micro_batches);
   const double visits = static_cast<double>(schedule.visits_per_micro_batch);
 
-  // The slowest device sets the pace of the whole pipeline.
-  const auto devices = device_loads(schedule, stages, plan.pp);
-  const DeviceLoad* slowest = &devices.front();
-  for (const auto& device : devices)
-    if (device.work_per_chunk_s() > slowest->work_per_chunk_s()) slowest = &device;
-
   // When all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the GEMMs run on the rest.
   const bool overlap = schedule.overlaps_expert_communication && plan.ep > 1;
   double compute_scale = 1.0;
   if (overlap && gpu.sm_count > kCommunicationSms)
     compute_scale = static_cast<double>(gpu.sm_count) / static_cast<double>(gpu.sm_count - kCommunicationSms);
+
+  // The slowest device sets the pace of the whole pipeline: overlapped communication costs only what outlasts
+  // the compute beside it, otherwise it adds to it.
+  const auto devices = device_loads(schedule, stages, plan.pp);
+  auto chunk_time = [&](const DeviceLoad& device) {
+    const double compute = (device.forward_compute_s + device.backward_input_compute_s +
+                            device.backward_weight_compute_s) * compute_scale;
+    const double communication = device.forward_comm_s + device.backward_comm_s;
+    return overlap ? std::max(compute, communication) : compute + communication;
+  };
+  const DeviceLoad* slowest = &devices.front();
+  for (const auto& device : devices)
+    if (chunk_time(device) > chunk_time(*slowest)) slowest = &device;
 
   step.forward_chunk_s = slowest->forward_compute_s * compute_scale;
   step.backward_input_chunk_s = slowest->backward_input_compute_s * compute_scale;
