@@ -1,0 +1,231 @@
+// RMSNorm, SwiGLU, RoPE, embedding, cross-entropy: checks and benchmarks.
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "common/cuda_util.hpp"
+#include "common/numeric.hpp"
+#include "driver/driver.hpp"
+#include "elementwise/sm90_elementwise.hpp"
+#include "reference/ref_elementwise.hpp"
+
+namespace fleetsim::kernels {
+namespace {
+
+constexpr double kBf16OutTolerance = 5e-3;
+constexpr int kVocab = 129280, kRopeDim = 64;
+constexpr float kEps = 1e-6f, kTheta = 10000.0f;
+
+void row(Context& ctx, const std::string& kernel, long long rows, long long cols, double bytes, const Timing& t) {
+  const double gbps = bytes / (t.median_us * 1e-6) / 1e9;
+  ctx.elementwise->row({kernel, "bf16", CsvTable::cell(rows), CsvTable::cell(cols), CsvTable::cell(static_cast<long long>(bytes)),
+                        CsvTable::cell(t.median_us, 3), CsvTable::cell(gbps, 1), CsvTable::cell(t.power.average_w, 1)});
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%8.1f GB/s", gbps);
+  ctx.print_timing(kernel + " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols), t, rate);
+}
+
+// Rotating sets of one input buffer and one output buffer; `make` fills a set, `run` launches on a set.
+struct Rotating {
+  std::vector<DeviceBuffer> in, out;
+};
+Rotating make_rotating(Context& ctx, std::size_t in_bytes, std::size_t out_bytes) {
+  Rotating r;
+  const int sets = ctx.rotations(in_bytes + out_bytes);
+  for (int i = 0; i < sets; ++i) {
+    r.in.emplace_back(in_bytes);
+    r.out.emplace_back(out_bytes);
+    fill_random_bf16(r.in.back().as(), in_bytes / 2, ctx.next_seed(), 1.0f, ctx.stream);
+    poison(r.out.back().as(), out_bytes, ctx.stream);
+  }
+  return r;
+}
+Timing time_rotating(Context& ctx, Rotating& r, const std::function<void(const void*, void*)>& run) {
+  return time_calls(
+      [&](int i) {
+        const auto j = static_cast<std::size_t>(i) % r.in.size();
+        run(r.in[j].as(), r.out[j].as());
+      },
+      static_cast<int>(r.in.size()), ctx.stream, ctx.timing, ctx.power.get());
+}
+void expect_written_bf16(const Rotating& r, const char* what) {
+  for (const auto& o : r.out)
+    if (count_nan_bf16(o.as(), o.bytes() / 2)) throw CudaError(std::string(what) + " left NaN outputs");
+}
+
+}  // namespace
+
+void check_elementwise(Context& ctx) {
+  {
+    const int rows = 33, cols = 7168;
+    const auto x = random_bf16(static_cast<std::size_t>(rows) * cols, ctx.next_seed());
+    const auto w = random_bf16(cols, ctx.next_seed());
+    DeviceBuffer dx = to_device(x), dw = to_device(w), dy(x.size() * 2);
+    poison(dy.as(), dy.bytes(), ctx.stream);
+    sm90_rmsnorm(dx.as<std::uint16_t>(), dw.as<std::uint16_t>(), dy.as<std::uint16_t>(), rows, cols, kEps, ctx.stream);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    std::vector<float> want(x.size());
+    ref::rmsnorm(x.data(), w.data(), rows, cols, kEps, want.data());
+    const auto got = bf16_vector_to_float(to_host<std::uint16_t>(dy.as(), x.size()));
+    ctx.report("rmsnorm 33x7168", relative_error(got, want), kBf16OutTolerance, count_non_finite(got));
+  }
+  {
+    const int rows = 65, cols = 2048;
+    const auto in = random_bf16(static_cast<std::size_t>(rows) * cols * 2, ctx.next_seed());
+    DeviceBuffer din = to_device(in), dy(static_cast<std::size_t>(rows) * cols * 2);
+    poison(dy.as(), dy.bytes(), ctx.stream);
+    sm90_swiglu(din.as<std::uint16_t>(), dy.as<std::uint16_t>(), rows, cols, ctx.stream);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    std::vector<float> want(static_cast<std::size_t>(rows) * cols);
+    ref::swiglu(in.data(), rows, cols, want.data());
+    const auto got = bf16_vector_to_float(to_host<std::uint16_t>(dy.as(), want.size()));
+    ctx.report("swiglu 65x2048", relative_error(got, want), kBf16OutTolerance, count_non_finite(got));
+  }
+  {
+    const int tokens = 77, heads = 16;
+    const auto x = random_bf16(static_cast<std::size_t>(tokens) * heads * kRopeDim, ctx.next_seed());
+    std::vector<int> pos(tokens);
+    Rng rng(ctx.next_seed());
+    for (auto& p : pos) p = static_cast<int>(rng.uniform() * 32768);
+    DeviceBuffer dx = to_device(x), dp = to_device(pos), dy(x.size() * 2);
+    poison(dy.as(), dy.bytes(), ctx.stream);
+    sm90_rope(dx.as<std::uint16_t>(), dp.as<int>(), dy.as<std::uint16_t>(), tokens, heads, kTheta, ctx.stream);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    std::vector<float> want(x.size());
+    ref::rope(x.data(), pos.data(), tokens, heads, kRopeDim, kTheta, want.data());
+    const auto got = bf16_vector_to_float(to_host<std::uint16_t>(dy.as(), x.size()));
+    ctx.report("rope 77x16x64 (positions < 32768)", relative_error(got, want), kBf16OutTolerance, count_non_finite(got));
+  }
+  {
+    const int tokens = 100, vocab = 1000, hidden = 7168;
+    const auto table = random_bf16(static_cast<std::size_t>(vocab) * hidden, ctx.next_seed());
+    std::vector<int> ids(tokens);
+    Rng rng(ctx.next_seed());
+    for (auto& i : ids) i = static_cast<int>(rng.uniform() * vocab) % vocab;
+    DeviceBuffer dt = to_device(table), di = to_device(ids), dout(static_cast<std::size_t>(tokens) * hidden * 2);
+    poison(dout.as(), dout.bytes(), ctx.stream);
+    sm90_embedding(di.as<int>(), dt.as<std::uint16_t>(), dout.as<std::uint16_t>(), tokens, hidden, ctx.stream);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    std::vector<float> want(static_cast<std::size_t>(tokens) * hidden);
+    ref::embedding(ids.data(), table.data(), tokens, hidden, want.data());
+    const auto got = bf16_vector_to_float(to_host<std::uint16_t>(dout.as(), want.size()));
+    ctx.report("embedding 100 x 7168 (exact copy)", relative_error(got, want), 0.0, count_non_finite(got));
+  }
+  {
+    const int rows = 9;
+    const auto logits = random_bf16(static_cast<std::size_t>(rows) * kVocab, ctx.next_seed(), 3.0f);
+    std::vector<int> labels(rows);
+    Rng rng(ctx.next_seed());
+    for (auto& l : labels) l = static_cast<int>(rng.uniform() * kVocab) % kVocab;
+    DeviceBuffer dl = to_device(logits), dlab = to_device(labels), dloss(rows * 4);
+    poison(dloss.as(), dloss.bytes(), ctx.stream);
+    sm90_cross_entropy(dl.as<std::uint16_t>(), dlab.as<int>(), dloss.as<float>(), rows, kVocab, ctx.stream);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    std::vector<float> want(rows);
+    ref::cross_entropy(logits.data(), labels.data(), rows, kVocab, want.data());
+    const auto got = to_host<float>(dloss.as(), rows);
+    ctx.report("cross_entropy 9 x 129280", relative_error(got, want), 1e-4, count_non_finite(got));
+  }
+}
+
+void bench_elementwise(Context& ctx) {
+  const auto tokens_list = ctx.space.ints("elementwise.tokens", {64, 256, 1024, 4096, 16384});
+  const auto norm_cols = ctx.space.ints("rmsnorm.cols", {7168, 1536, 512});
+  const auto swiglu_cols = ctx.space.ints("swiglu.cols", {2048, 18432});
+  const int rope_heads = static_cast<int>(ctx.space.int_value("rope.heads", 128));
+  const int hidden = static_cast<int>(ctx.space.int_value("embedding.hidden", 7168));
+  const int vocab = static_cast<int>(ctx.space.int_value("embedding.vocab", kVocab));
+  const auto ce_tokens = ctx.space.ints("cross_entropy.tokens", {64, 256, 1024, 4096});
+  DeviceBuffer table;  // the embedding table, made once
+  for (const auto t64 : tokens_list) {
+    const int tokens = static_cast<int>(t64);
+    if (ctx.quick && tokens != 4096) continue;
+    for (const auto c64 : norm_cols) {
+      const int cols = static_cast<int>(c64);
+      const std::size_t bytes = static_cast<std::size_t>(tokens) * cols * 2;
+      DeviceBuffer w(static_cast<std::size_t>(cols) * 2);
+      fill_random_bf16(w.as(), static_cast<std::size_t>(cols), ctx.next_seed(), 1.0f, ctx.stream);
+      Rotating r = make_rotating(ctx, bytes, bytes);
+      const Timing t = time_rotating(ctx, r, [&](const void* in, void* out) {
+        sm90_rmsnorm(static_cast<const std::uint16_t*>(in), w.as<std::uint16_t>(), static_cast<std::uint16_t*>(out), tokens,
+                     cols, kEps, ctx.stream);
+      });
+      expect_written_bf16(r, "rmsnorm");
+      row(ctx, "rmsnorm", tokens, cols, 2.0 * bytes + cols * 2.0, t);
+    }
+    for (const auto c64 : swiglu_cols) {
+      const int cols = static_cast<int>(c64);
+      const std::size_t out_bytes = static_cast<std::size_t>(tokens) * cols * 2;
+      Rotating r = make_rotating(ctx, 2 * out_bytes, out_bytes);
+      const Timing t = time_rotating(ctx, r, [&](const void* in, void* out) {
+        sm90_swiglu(static_cast<const std::uint16_t*>(in), static_cast<std::uint16_t*>(out), tokens, cols, ctx.stream);
+      });
+      expect_written_bf16(r, "swiglu");
+      row(ctx, "swiglu", tokens, cols, 3.0 * out_bytes, t);
+    }
+    {
+      const std::size_t bytes = static_cast<std::size_t>(tokens) * rope_heads * kRopeDim * 2;
+      DeviceBuffer pos(static_cast<std::size_t>(tokens) * 4);
+      fill_random_i32(pos.as<int>(), static_cast<std::size_t>(tokens), ctx.next_seed(), 0, 32768, ctx.stream);
+      Rotating r = make_rotating(ctx, bytes, bytes);
+      const Timing t = time_rotating(ctx, r, [&](const void* in, void* out) {
+        sm90_rope(static_cast<const std::uint16_t*>(in), pos.as<int>(), static_cast<std::uint16_t*>(out), tokens, rope_heads,
+                  kTheta, ctx.stream);
+      });
+      expect_written_bf16(r, "rope");
+      row(ctx, "rope", tokens, static_cast<long long>(rope_heads) * kRopeDim, 2.0 * bytes + tokens * 4.0, t);
+    }
+    {
+      // The table (129280 x 7168 BF16, 1.85 GB) is far larger than L2: one copy; the ids rotate.
+      if (table.bytes() != static_cast<std::size_t>(vocab) * hidden * 2) {
+        table = DeviceBuffer(static_cast<std::size_t>(vocab) * hidden * 2);
+        fill_random_bf16(table.as(), static_cast<std::size_t>(vocab) * hidden, ctx.next_seed(), 1.0f, ctx.stream);
+      }
+      const std::size_t out_bytes = static_cast<std::size_t>(tokens) * hidden * 2;
+      const int sets = ctx.rotations(out_bytes);
+      std::vector<DeviceBuffer> ids, out;
+      for (int i = 0; i < sets; ++i) {
+        ids.emplace_back(static_cast<std::size_t>(tokens) * 4);
+        out.emplace_back(out_bytes);
+        fill_random_i32(ids.back().as<int>(), static_cast<std::size_t>(tokens), ctx.next_seed(), 0, vocab, ctx.stream);
+        poison(out.back().as(), out_bytes, ctx.stream);
+      }
+      const Timing t = time_calls(
+          [&](int i) {
+            const auto j = static_cast<std::size_t>(i) % ids.size();
+            sm90_embedding(ids[j].as<int>(), table.as<std::uint16_t>(), out[j].as<std::uint16_t>(), tokens, hidden, ctx.stream);
+          },
+          sets, ctx.stream, ctx.timing, ctx.power.get());
+      for (const auto& o : out)
+        if (count_nan_bf16(o.as(), out_bytes / 2)) throw CudaError("embedding left NaN outputs");
+      row(ctx, "embedding", tokens, hidden, 2.0 * out_bytes + tokens * 4.0, t);
+    }
+  }
+  for (const auto t64 : ce_tokens) {
+    const int rows = static_cast<int>(t64);
+    if (ctx.quick && rows != 1024) continue;
+    const std::size_t bytes = static_cast<std::size_t>(rows) * kVocab * 2;
+    const int sets = ctx.rotations(bytes);
+    std::vector<DeviceBuffer> logits, labels, loss;
+    for (int i = 0; i < sets; ++i) {
+      logits.emplace_back(bytes);
+      labels.emplace_back(static_cast<std::size_t>(rows) * 4);
+      loss.emplace_back(static_cast<std::size_t>(rows) * 4);
+      fill_random_bf16(logits.back().as(), bytes / 2, ctx.next_seed(), 3.0f, ctx.stream);
+      fill_random_i32(labels.back().as<int>(), static_cast<std::size_t>(rows), ctx.next_seed(), 0, kVocab, ctx.stream);
+      poison(loss.back().as(), loss.back().bytes(), ctx.stream);
+    }
+    const Timing t = time_calls(
+        [&](int i) {
+          const auto j = static_cast<std::size_t>(i) % logits.size();
+          sm90_cross_entropy(logits[j].as<std::uint16_t>(), labels[j].as<int>(), loss[j].as<float>(), rows, kVocab, ctx.stream);
+        },
+        sets, ctx.stream, ctx.timing, ctx.power.get());
+    for (const auto& l : loss)
+      if (count_nan_f32(l.as<float>(), static_cast<std::size_t>(rows))) throw CudaError("cross_entropy left NaN outputs");
+    row(ctx, "cross_entropy", rows, kVocab, static_cast<double>(bytes) + rows * 8.0, t);
+  }
+}
+
+}  // namespace fleetsim::kernels

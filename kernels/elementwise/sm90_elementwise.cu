@@ -1,0 +1,217 @@
+// Memory-bound layer ops on sm_90 (see sm90_elementwise.hpp).
+#include <cuda_bf16.h>
+
+#include <cfloat>
+#include <cmath>
+
+#include "common/cuda_util.hpp"
+#include "elementwise/sm90_elementwise.hpp"
+
+namespace fleetsim::kernels {
+namespace {
+
+__device__ __forceinline__ void unpack8(const uint4& raw, float* f) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const float2 v = __bfloat1622float2(h[j]);
+    f[2 * j] = v.x;
+    f[2 * j + 1] = v.y;
+  }
+}
+__device__ __forceinline__ uint4 pack8(const float* f) {
+  uint4 raw;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&raw);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) h[j] = __floats2bfloat162_rn(f[2 * j], f[2 * j + 1]);
+  return raw;
+}
+template <int kThreads>
+__device__ __forceinline__ float block_sum(float v) {
+  __shared__ float partial[kThreads / 32];
+#pragma unroll
+  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
+  __syncthreads();
+  float total = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kThreads / 32; ++i) total += partial[i];
+  __syncthreads();
+  return total;
+}
+
+// RMSNorm: one block per row, the row held in registers (up to kMaxVec 16-byte vectors per thread).
+constexpr int kNormThreads = 256, kNormMaxVec = 8;  // cols <= 256 * 8 * 8 = 16384
+__global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const uint4* __restrict__ x, const uint4* __restrict__ w,
+                                                               uint4* __restrict__ y, int vectors, float inv_cols, float eps) {
+  const long long row = blockIdx.x;
+  uint4 buf[kNormMaxVec];
+  float sum_sq = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kNormMaxVec; ++i) {
+    const int v = i * kNormThreads + threadIdx.x;
+    if (v < vectors) {
+      buf[i] = __ldg(x + row * vectors + v);
+      float f[8];
+      unpack8(buf[i], f);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) sum_sq += f[j] * f[j];
+    }
+  }
+  const float inv = rsqrtf(block_sum<kNormThreads>(sum_sq) * inv_cols + eps);
+#pragma unroll
+  for (int i = 0; i < kNormMaxVec; ++i) {
+    const int v = i * kNormThreads + threadIdx.x;
+    if (v < vectors) {
+      float f[8], g[8];
+      unpack8(buf[i], f);
+      unpack8(__ldg(w + v), g);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) f[j] = f[j] * inv * g[j];
+      y[row * vectors + v] = pack8(f);
+    }
+  }
+}
+
+__global__ void swiglu_kernel(const uint4* __restrict__ in, uint4* __restrict__ y, long long total_vectors, int vectors) {
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total_vectors;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long row = i / vectors, v = i % vectors;
+    float g[8], u[8], o[8];
+    unpack8(__ldg(in + row * 2 * vectors + v), g);
+    unpack8(__ldg(in + row * 2 * vectors + vectors + v), u);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) o[j] = g[j] / (1.0f + __expf(-g[j])) * u[j];
+    y[i] = pack8(o);
+  }
+}
+
+// RoPE, dim 64: one thread per 8 elements (4 pairs); frequencies from a 32-entry table.
+__constant__ float c_inv_freq[32];
+__global__ void rope_kernel(const uint4* __restrict__ x, const int* __restrict__ positions, uint4* __restrict__ y,
+                            long long total_vectors, int heads) {
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total_vectors;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int token = static_cast<int>(i / (heads * 8));
+    const int part = static_cast<int>(i % 8);  // which 8 of the 64 elements
+    const float pos = static_cast<float>(__ldg(positions + token));
+    float f[8], o[8];
+    unpack8(__ldg(x + i), f);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      float s, c;
+      sincosf(pos * c_inv_freq[part * 4 + j], &s, &c);
+      o[2 * j] = f[2 * j] * c - f[2 * j + 1] * s;
+      o[2 * j + 1] = f[2 * j] * s + f[2 * j + 1] * c;
+    }
+    y[i] = pack8(o);
+  }
+}
+
+__global__ void embedding_kernel(const int* __restrict__ ids, const uint4* __restrict__ table, uint4* __restrict__ out,
+                                 int vectors) {
+  const long long t = blockIdx.x;
+  const long long src = static_cast<long long>(__ldg(ids + t)) * vectors;
+  for (int v = threadIdx.x; v < vectors; v += blockDim.x) out[t * vectors + v] = __ldg(table + src + v);
+}
+
+// Cross-entropy: one block per row, one pass with an online log-sum-exp per thread, then a block merge.
+constexpr int kCeThreads = 512;
+__global__ void __launch_bounds__(kCeThreads) cross_entropy_kernel(const uint4* __restrict__ logits,
+                                                                   const int* __restrict__ labels, float* __restrict__ loss,
+                                                                   int vectors) {
+  const long long row = blockIdx.x;
+  float m = -FLT_MAX, s = 0.0f;
+  for (int v = threadIdx.x; v < vectors; v += kCeThreads) {
+    float f[8];
+    unpack8(__ldg(logits + row * vectors + v), f);
+    float local_max = f[0];
+#pragma unroll
+    for (int j = 1; j < 8; ++j) local_max = fmaxf(local_max, f[j]);
+    const float m_new = fmaxf(m, local_max);
+    s *= __expf(m - m_new);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) s += __expf(f[j] - m_new);
+    m = m_new;
+  }
+  // Merge (m, s) across the warp, then across warps.
+#pragma unroll
+  for (int o = 16; o > 0; o /= 2) {
+    const float m2 = __shfl_xor_sync(0xFFFFFFFFu, m, o), s2 = __shfl_xor_sync(0xFFFFFFFFu, s, o);
+    const float m_new = fmaxf(m, m2);
+    s = s * __expf(m - m_new) + s2 * __expf(m2 - m_new);
+    m = m_new;
+  }
+  __shared__ float wm[kCeThreads / 32], ws[kCeThreads / 32];
+  if (threadIdx.x % 32 == 0) { wm[threadIdx.x / 32] = m; ws[threadIdx.x / 32] = s; }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float mm = wm[0], sum = ws[0];
+    for (int i = 1; i < kCeThreads / 32; ++i) {
+      const float m_new = fmaxf(mm, wm[i]);
+      sum = sum * __expf(mm - m_new) + ws[i] * __expf(wm[i] - m_new);
+      mm = m_new;
+    }
+    const int label = labels[row];
+    const unsigned short raw = reinterpret_cast<const unsigned short*>(logits)[row * vectors * 8 + label];
+    loss[row] = mm + logf(sum) - __bfloat162float(__ushort_as_bfloat16(raw));
+  }
+}
+
+unsigned grid_stride_blocks(long long work, int threads) {
+  const long long blocks = (work + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 132 * 32 ? (blocks > 0 ? blocks : 1) : 132 * 32);
+}
+
+}  // namespace
+
+void sm90_rmsnorm(const std::uint16_t* x, const std::uint16_t* w, std::uint16_t* y, int rows, int cols, float eps,
+                  cudaStream_t stream) {
+  if (cols % 8 != 0 || cols > kNormThreads * kNormMaxVec * 8) throw CudaError("sm90_rmsnorm: cols % 8 == 0, cols <= 16384");
+  if (rows == 0) return;
+  rmsnorm_kernel<<<rows, kNormThreads, 0, stream>>>(reinterpret_cast<const uint4*>(x), reinterpret_cast<const uint4*>(w),
+                                                    reinterpret_cast<uint4*>(y), cols / 8, 1.0f / cols, eps);
+  CUDA_CHECK_LAUNCH();
+}
+
+void sm90_swiglu(const std::uint16_t* in, std::uint16_t* y, int rows, int cols, cudaStream_t stream) {
+  if (cols % 8 != 0) throw CudaError("sm90_swiglu: cols % 8 == 0");
+  const long long total = static_cast<long long>(rows) * (cols / 8);
+  swiglu_kernel<<<grid_stride_blocks(total, 256), 256, 0, stream>>>(reinterpret_cast<const uint4*>(in),
+                                                                    reinterpret_cast<uint4*>(y), total, cols / 8);
+  CUDA_CHECK_LAUNCH();
+}
+
+void sm90_rope(const std::uint16_t* x, const int* positions, std::uint16_t* y, int tokens, int heads, float theta,
+               cudaStream_t stream) {
+  static float last_theta = 0.0f;
+  if (theta != last_theta) {  // the table is a function of theta only
+    float table[32];
+    for (int i = 0; i < 32; ++i) table[i] = static_cast<float>(std::pow(static_cast<double>(theta), -2.0 * i / 64.0));
+    CUDA_CHECK(cudaMemcpyToSymbol(c_inv_freq, table, sizeof table));
+    last_theta = theta;
+  }
+  const long long total = static_cast<long long>(tokens) * heads * 8;
+  rope_kernel<<<grid_stride_blocks(total, 256), 256, 0, stream>>>(reinterpret_cast<const uint4*>(x), positions,
+                                                                  reinterpret_cast<uint4*>(y), total, heads);
+  CUDA_CHECK_LAUNCH();
+}
+
+void sm90_embedding(const int* ids, const std::uint16_t* table, std::uint16_t* out, int tokens, int hidden,
+                    cudaStream_t stream) {
+  if (hidden % 8 != 0) throw CudaError("sm90_embedding: hidden % 8 == 0");
+  if (tokens == 0) return;
+  embedding_kernel<<<tokens, 256, 0, stream>>>(ids, reinterpret_cast<const uint4*>(table), reinterpret_cast<uint4*>(out),
+                                               hidden / 8);
+  CUDA_CHECK_LAUNCH();
+}
+
+void sm90_cross_entropy(const std::uint16_t* logits, const int* labels, float* loss, int rows, int vocab,
+                        cudaStream_t stream) {
+  if (vocab % 8 != 0) throw CudaError("sm90_cross_entropy: vocab % 8 == 0");
+  if (rows == 0) return;
+  cross_entropy_kernel<<<rows, kCeThreads, 0, stream>>>(reinterpret_cast<const uint4*>(logits), labels, loss, vocab / 8);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace fleetsim::kernels

@@ -1,0 +1,26 @@
+// Memory-bound layer ops (sm_90): RMSNorm, SwiGLU, RoPE, embedding lookup, cross-entropy. BF16 tensors as raw
+// bits; 16-byte vector accesses. Each function enqueues on `stream` and throws CudaError on a launch failure.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fleetsim::kernels {
+
+// y = x * rsqrt(mean(x^2) + eps) * w per row; x, y: rows x cols, w: cols; cols % 8 == 0, cols <= 16384.
+void sm90_rmsnorm(const std::uint16_t* x, const std::uint16_t* w, std::uint16_t* y, int rows, int cols, float eps,
+                  cudaStream_t stream);
+// y = silu(gate) * up with in = [gate | up] (rows x 2*cols), y rows x cols; cols % 8 == 0.
+void sm90_swiglu(const std::uint16_t* in, std::uint16_t* y, int rows, int cols, cudaStream_t stream);
+// Rotary embedding on interleaved pairs, dim 64: x, y tokens x heads x 64; angle = pos * theta^(-2i/64).
+void sm90_rope(const std::uint16_t* x, const int* positions, std::uint16_t* y, int tokens, int heads, float theta,
+               cudaStream_t stream);
+// out[t] = table[ids[t]]: rows of `hidden` BF16; hidden % 8 == 0.
+void sm90_embedding(const int* ids, const std::uint16_t* table, std::uint16_t* out, int tokens, int hidden,
+                    cudaStream_t stream);
+// loss[r] = logsumexp(logits[r]) - logits[r][labels[r]] (FP32 out); vocab % 8 == 0. One block per row.
+void sm90_cross_entropy(const std::uint16_t* logits, const int* labels, float* loss, int rows, int vocab,
+                        cudaStream_t stream);
+
+}  // namespace fleetsim::kernels

@@ -1,0 +1,69 @@
+#include "reference/ref_elementwise.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "common/numeric.hpp"
+
+namespace fleetsim::kernels::ref {
+
+void rmsnorm(const std::uint16_t* x, const std::uint16_t* w, int rows, int cols, float eps, float* y) {
+  for (int r = 0; r < rows; ++r) {
+    const std::uint16_t* row = x + static_cast<std::size_t>(r) * cols;
+    double sum_sq = 0.0;
+    for (int c = 0; c < cols; ++c) {
+      const double v = bf16_to_float(row[c]);
+      sum_sq += v * v;
+    }
+    const double inv = 1.0 / std::sqrt(sum_sq / cols + eps);
+    for (int c = 0; c < cols; ++c)
+      y[static_cast<std::size_t>(r) * cols + c] = static_cast<float>(bf16_to_float(row[c]) * inv * bf16_to_float(w[c]));
+  }
+}
+
+void swiglu(const std::uint16_t* in, int rows, int cols, float* y) {
+  for (int r = 0; r < rows; ++r) {
+    const std::uint16_t* gate = in + static_cast<std::size_t>(r) * 2 * cols;
+    const std::uint16_t* up = gate + cols;
+    for (int c = 0; c < cols; ++c) {
+      const double g = bf16_to_float(gate[c]);
+      y[static_cast<std::size_t>(r) * cols + c] = static_cast<float>(g / (1.0 + std::exp(-g)) * bf16_to_float(up[c]));
+    }
+  }
+}
+
+void rope(const std::uint16_t* x, const int* positions, int tokens, int heads, int dim, float theta, float* y) {
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < heads; ++h) {
+      const std::size_t base = (static_cast<std::size_t>(t) * heads + h) * dim;
+      for (int i = 0; i < dim / 2; ++i) {
+        const double freq = std::pow(static_cast<double>(theta), -2.0 * i / dim);
+        const double angle = positions[t] * freq;
+        const double c = std::cos(angle), s = std::sin(angle);
+        const double a = bf16_to_float(x[base + 2 * static_cast<std::size_t>(i)]);
+        const double b = bf16_to_float(x[base + 2 * static_cast<std::size_t>(i) + 1]);
+        y[base + 2 * static_cast<std::size_t>(i)] = static_cast<float>(a * c - b * s);
+        y[base + 2 * static_cast<std::size_t>(i) + 1] = static_cast<float>(a * s + b * c);
+      }
+    }
+}
+
+void embedding(const int* ids, const std::uint16_t* table, int tokens, int hidden, float* out) {
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < hidden; ++h)
+      out[static_cast<std::size_t>(t) * hidden + h] = bf16_to_float(table[static_cast<std::size_t>(ids[t]) * hidden + h]);
+}
+
+void cross_entropy(const std::uint16_t* logits, const int* labels, int rows, int vocab, float* loss) {
+  for (int r = 0; r < rows; ++r) {
+    const std::uint16_t* row = logits + static_cast<std::size_t>(r) * vocab;
+    double m = -INFINITY;
+    for (int v = 0; v < vocab; ++v) m = std::max(m, static_cast<double>(bf16_to_float(row[v])));
+    double sum = 0.0;
+    for (int v = 0; v < vocab; ++v) sum += std::exp(bf16_to_float(row[v]) - m);
+    loss[r] = static_cast<float>(m + std::log(sum) - bf16_to_float(row[labels[r]]));
+  }
+}
+
+}  // namespace fleetsim::kernels::ref
