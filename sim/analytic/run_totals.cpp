@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "analytic/training_estimate.hpp"
@@ -27,37 +28,52 @@ std::int64_t batch_at(const TrainingJob& job, double tokens_seen) {
 
 }  // namespace
 
-TrainingEstimate estimate_training(const Scenario& scenario) {
-  const auto& job = *scenario.training;
-  const auto& cluster = scenario.cluster;
+TrainingModels::TrainingModels(const Scenario& scenario)
+    : profile(load_kernel_profile(scenario.cluster.profile, scenario.cluster.profile_dir)),
+      kernels(profile, scenario.cluster.gpu, scenario.cluster.profile_gpu),
+      comm(scenario.cluster, scenario.model, scenario.training->parallelism, kernels.profile()) {}
+
+TrainingEstimate cost_and_check_memory(const Scenario& scenario, const TrainingModels& models) {
   TrainingEstimate estimate;
-
-  const KernelProfile profile = load_kernel_profile(cluster.profile, cluster.profile_dir);
-  const KernelCostModel kernels(profile, cluster.gpu, cluster.profile_gpu);
-  const CommModel comm(cluster, scenario.model, job.parallelism, kernels.profile());
-
-  estimate.stages = cost_stages(scenario, kernels, comm, estimate.cost_sources);
+  estimate.stages = cost_stages(scenario, models.kernels, models.comm, estimate.cost_sources);
   estimate.memory = estimate_memory(scenario, estimate.stages);
   if (estimate.memory.total_bytes > estimate.memory.capacity_bytes) {
-    throw InputError({scenario.source_file, 0}, "training.parallelism",
+    const auto line = scenario.key_lines.find("training.parallelism");
+    throw InputError({scenario.source_file, line == scenario.key_lines.end() ? 0 : line->second},
+                     "training.parallelism",
                      "the plan does not fit in GPU memory: " + describe_memory(estimate.memory) +
                          "; use more pipeline stages, a higher ZeRO stage, recomputation or a smaller micro-batch");
   }
+  return estimate;
+}
 
-  // Step time at every batch size the ramp passes through (a few dozen at most), then the steps themselves.
+TrainingEstimate estimate_training(const Scenario& scenario) {
+  const TrainingModels models(scenario);
+  TrainingEstimate estimate = cost_and_check_memory(scenario, models);
+  // Step time at every batch size the ramp passes through (a few dozen at most).
   std::map<std::int64_t, StepBreakdown> by_batch;
-  auto step_at = [&](std::int64_t batch) -> const StepBreakdown& {
+  finish_run(scenario, estimate, [&](std::int64_t batch) {
     auto found = by_batch.find(batch);
     if (found == by_batch.end())
-      found = by_batch.emplace(batch, estimate_step(scenario, estimate.stages, kernels, comm, batch)).first;
+      found = by_batch.emplace(batch, estimate_step(scenario, estimate.stages, models.kernels, models.comm, batch))
+                  .first;
     return found->second;
-  };
+  });
+  return estimate;
+}
+
+void finish_run(const Scenario& scenario, TrainingEstimate& estimate,
+                const std::function<StepBreakdown(std::int64_t global_batch)>& step_at) {
+  const auto& job = *scenario.training;
+  const auto& cluster = scenario.cluster;
   const double tokens_per_sequence = static_cast<double>(job.seq_len);
   double tokens_seen = 0, wall = 0, busy = 0;
   std::int64_t steps = 0;
+  std::int64_t last_batch = -1;
+  StepBreakdown step;
   while (tokens_seen < job.tokens) {
-    std::int64_t batch = batch_at(job, tokens_seen);
-    const StepBreakdown& step = step_at(batch);
+    const std::int64_t batch = batch_at(job, tokens_seen);
+    if (batch != last_batch) step = step_at(batch), last_batch = batch;
     tokens_seen += static_cast<double>(batch) * tokens_per_sequence;
     wall += step.step_s;
     busy += step.compute_busy_s;
@@ -104,7 +120,6 @@ TrainingEstimate estimate_training(const Scenario& scenario) {
   estimate.energy_usd = estimate.energy_mwh * 1e3 * cost.electricity_usd_per_kwh;
   estimate.total_usd = estimate.compute_usd + estimate.energy_usd;
   estimate.per_day_usd = wall > 0 ? estimate.total_usd / (wall / kSecondsPerDay) : 0.0;
-  return estimate;
 }
 
 }  // namespace fleetsim

@@ -92,10 +92,20 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
       }
       OpCost cost = kernels.compute_op(op);
       sources.add(cost);
+      const bool expert = op.kind == OpKind::grouped_gemm;
       switch (op.phase) {
-        case Phase::forward: stage.forward_compute_s += cost.seconds; break;
-        case Phase::backward_input: stage.backward_input_compute_s += cost.seconds; break;
-        case Phase::backward_weight: stage.backward_weight_compute_s += cost.seconds; break;
+        case Phase::forward:
+          stage.forward_compute_s += cost.seconds;
+          if (expert) stage.expert_forward_s += cost.seconds;
+          break;
+        case Phase::backward_input:
+          stage.backward_input_compute_s += cost.seconds;
+          if (expert) stage.expert_backward_input_s += cost.seconds;
+          break;
+        case Phase::backward_weight:
+          stage.backward_weight_compute_s += cost.seconds;
+          if (expert) stage.expert_backward_weight_s += cost.seconds;
+          break;
       }
       if (op.model_flops) stage.model_flops += op.flops;
       stage.activation_bytes += saved_activation_bytes(op, job, scenario.model.hidden);
@@ -106,6 +116,9 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
         stage.expert_params +=
             static_cast<double>(op.gemm.m) * static_cast<double>(op.gemm.n) * static_cast<double>(op.gemm.groups);
     }
+    stage.boundary_bytes = static_cast<double>(job.micro_batch * job.seq_len / job.parallelism.cp) *
+                           static_cast<double>(scenario.model.hidden) * kActivationBytesPerElement /
+                           static_cast<double>(job.parallelism.tp);
     if (slice.has_embedding)
       stage.dense_params += static_cast<double>(scenario.model.vocab * scenario.model.hidden) /
                             static_cast<double>(job.parallelism.tp);
@@ -118,6 +131,29 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
     stages.push_back(stage);
   }
   return stages;
+}
+
+UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& device, const KernelCostModel& kernels,
+                                 const CommModel& comm) {
+  const auto& plan = scenario.training->parallelism;
+  // Dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep.
+  const std::int64_t dense_ranks = plan.dp * plan.cp;
+  const std::int64_t expert_ranks = std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep);
+  UpdateCost cost;
+  // ZeRO >= 1: reduce-scatter FP32 gradients, all-gather BF16 parameters. ZeRO 0: an all-reduce of FP32 gradients
+  // (= reduce-scatter + all-gather of the same bytes).
+  const double gather_bytes = plan.zero >= 1 ? kParameterCommBytesPerParam : kGradientCommBytesPerParam;
+  cost.reduce_scatter_s =
+      comm.ring_shard_collective_seconds(device.dense_params * kGradientCommBytesPerParam, dense_ranks) +
+      comm.ring_shard_collective_seconds(device.expert_params * kGradientCommBytesPerParam, expert_ranks);
+  cost.all_gather_s = comm.ring_shard_collective_seconds(device.dense_params * gather_bytes, dense_ranks) +
+                      comm.ring_shard_collective_seconds(device.expert_params * gather_bytes, expert_ranks);
+  // AdamW on the local shard, bound by HBM bandwidth.
+  const double shard = device.dense_params / static_cast<double>(plan.zero >= 1 ? dense_ranks : 1) +
+                       device.expert_params / static_cast<double>(plan.zero >= 1 ? expert_ranks : 1);
+  cost.optimizer_s =
+      shard * kOptimizerBytesPerParam / (kernels.target().hbm_bandwidth_bytes_per_s * roofline::kMemoryEfficiency);
+  return cost;
 }
 
 std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std::vector<StageCost>& stages,
@@ -200,33 +236,20 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   step.exposed_communication_s = micro_batches * visits * exposed_per_chunk;
 
   // Stage-to-stage activations on the fill and drain path (steady-state transfers overlap compute).
-  if (plan.pp > 1) {
-    double boundary_bytes = static_cast<double>(job.micro_batch * job.seq_len / plan.cp) *
-                            static_cast<double>(scenario.model.hidden) * kActivationBytesPerElement /
-                            static_cast<double>(plan.tp);
-    step.exposed_communication_s += 2.0 * static_cast<double>(plan.pp - 1) * comm.p2p_seconds(boundary_bytes);
-  }
+  if (plan.pp > 1)
+    step.exposed_communication_s +=
+        2.0 * static_cast<double>(plan.pp - 1) * comm.p2p_seconds(stages.front().boundary_bytes);
 
-  // Data parallelism: dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep.
-  double dense = 0, experts = 0;
-  for (const auto& device : devices) {
-    dense = std::max(dense, device.dense_params);
-    experts = std::max(experts, device.expert_params);
-  }
-  const std::int64_t dense_ranks = plan.dp * plan.cp;
-  const std::int64_t expert_ranks = std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep);
-  const double per_param = plan.zero >= 1 ? kGradientCommBytesPerParam + kParameterCommBytesPerParam
-                                          : 2.0 * kGradientCommBytesPerParam;  // all-reduce = RS + AG of FP32
-  const double dp_time = comm.ring_shard_collective_seconds(dense * per_param, dense_ranks) +
-                         comm.ring_shard_collective_seconds(experts * per_param, expert_ranks);
   // Gradient reduce-scatter overlaps the pipeline drain and the all-gather the next fill: only the excess shows.
-  step.data_parallel_s = std::max(0.0, dp_time - step.bubble_s);
-
-  // Optimizer on the local shard.
-  const double shard = dense / static_cast<double>(plan.zero >= 1 ? dense_ranks : 1) +
-                       experts / static_cast<double>(plan.zero >= 1 ? expert_ranks : 1);
-  step.optimizer_s = shard * kOptimizerBytesPerParam /
-                     (kernels.target().hbm_bandwidth_bytes_per_s * roofline::kMemoryEfficiency);
+  UpdateCost update;
+  for (const auto& device : devices) {
+    const UpdateCost cost = parameter_update_cost(scenario, device, kernels, comm);
+    update.reduce_scatter_s = std::max(update.reduce_scatter_s, cost.reduce_scatter_s);
+    update.all_gather_s = std::max(update.all_gather_s, cost.all_gather_s);
+    update.optimizer_s = std::max(update.optimizer_s, cost.optimizer_s);
+  }
+  step.data_parallel_s = std::max(0.0, update.reduce_scatter_s + update.all_gather_s - step.bubble_s);
+  step.optimizer_s = update.optimizer_s;
 
   step.step_s = step.steady_s + step.bubble_s + step.exposed_communication_s + step.data_parallel_s +
                 step.optimizer_s;

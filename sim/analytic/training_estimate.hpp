@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,6 +24,10 @@ struct StageCost {
   double backward_weight_compute_s = 0;
   double forward_comm_s = 0;   // MoE dispatch + combine of the forward pass
   double backward_comm_s = 0;  // their backward counterparts
+  double expert_forward_s = 0;          // the routed experts' grouped GEMMs, part of the compute above: the part
+  double expert_backward_input_s = 0;   // an uneven expert load stretches (EngineSpec::expert_skew)
+  double expert_backward_weight_s = 0;
+  double boundary_bytes = 0;   // activations sent to the next stage (and gradients back) per micro-batch
   double model_flops = 0;      // per micro-batch (for MFU)
   double activation_bytes = 0; // saved for backward, per micro-batch
   double dense_params = 0;     // parameters on this GPU that every DP rank holds (attention, dense FFN, shared ...)
@@ -50,6 +55,16 @@ struct DeviceLoad {
 // The devices of one pipeline (pp of them) and what each carries.
 std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std::vector<StageCost>& stages,
                                      std::int64_t pp);
+
+// The per-step parameter update of one device: data-parallel gradient reduce-scatter and parameter all-gather
+// (ZeRO), and the optimizer on the local shard.
+struct UpdateCost {
+  double reduce_scatter_s = 0;
+  double all_gather_s = 0;
+  double optimizer_s = 0;
+};
+UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& device, const KernelCostModel& kernels,
+                                 const CommModel& comm);
 
 struct StepBreakdown {
   double forward_chunk_s = 0;         // F of the slowest device, including the SM share lost to communication
@@ -91,6 +106,9 @@ struct TrainingEstimate {
   double gpu_hours = 0;
   double gpu_hours_per_trillion_tokens = 0;
   double ramp_steps = 0;           // steps spent in the batch ramp
+  std::string backend = "analytic";  // which path timed the step: analytic | simgrid
+  std::int64_t engine_activities = 0;  // simgrid: Execs and Comms of the simulated final-batch step
+  std::int64_t engine_actors = 0;
   // Power and money.
   double gpu_average_w = 0;
   double facility_average_kw = 0;
@@ -113,6 +131,23 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
                             const KernelCostModel& kernels, const CommModel& comm, std::int64_t global_batch);
 
 MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<StageCost>& stages);
+
+// The cost models of one training scenario: its kernel profile, kernel costs and communication.
+struct TrainingModels {
+  explicit TrainingModels(const Scenario& scenario);
+  KernelProfile profile;
+  KernelCostModel kernels;
+  CommModel comm;
+};
+
+// Costs the stages and checks memory: an estimate with stages, memory and cost sources filled in. Throws
+// InputError (key training.parallelism, with the breakdown) when the plan does not fit in GPU memory.
+TrainingEstimate cost_and_check_memory(const Scenario& scenario, const TrainingModels& models);
+
+// Completes an estimate from a step-time function: the steps of the token budget through the batch ramp, wall
+// time, GPU-hours, throughput, power, energy and dollars. The analytic path and the event-driven engine share it.
+void finish_run(const Scenario& scenario, TrainingEstimate& estimate,
+                const std::function<StepBreakdown(std::int64_t global_batch)>& step_at);
 
 // The whole analytic estimate; throws InputError when the plan does not fit in memory.
 TrainingEstimate estimate_training(const Scenario& scenario);

@@ -10,10 +10,11 @@
 #include <string_view>
 #include <vector>
 
-#include "analytic/training_estimate.hpp"
+#include "engine/training_run.hpp"
 #include "cli/validate.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "report/chrome_trace.hpp"
 #include "report/training_report.hpp"
 #include "scenario/load.hpp"
 
@@ -27,8 +28,9 @@ constexpr int kExitBadInput = 2;
 constexpr const char* kUsage = R"(usage: fleetsim COMMAND [ARGS]
 
 Commands:
-  run SCENARIO.yaml [--json FILE] [--set KEY=VALUE ...] [--seed N]
-        simulate the scenario; print a summary, or the JSON report with --json - (stdout) or --json FILE
+  run SCENARIO.yaml [--json FILE] [--trace FILE] [--set KEY=VALUE ...] [--seed N]
+        simulate the scenario; print a summary, or the JSON report with --json - (stdout) or --json FILE;
+        --trace FILE writes the simulated step as a Chrome trace (open it in ui.perfetto.dev)
   validate
         run the bundled validation cases and print predicted vs published figures with the relative error
   calibrate [--out DIR] [--gpu NAME]
@@ -43,19 +45,22 @@ Options:
 Exit codes: 0 success, 2 bad input (file, key and line are named), 1 internal error.
 )";
 
-constexpr const char* kRunUsage = R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--set KEY=VALUE ...] [--seed N]
+constexpr const char* kRunUsage = R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--trace FILE] [--set KEY=VALUE ...] [--seed N]
 
 Simulates one scenario (docs/scenario-format.md) and prints a human summary.
   --json FILE       write the JSON report to FILE (written to a temporary file, then renamed); '-' for stdout
-  --set KEY=VALUE   override one key by its dotted path, e.g. --set training.parallelism.pp=8 (repeatable)
+  --trace FILE      write the simulated step's timeline as a Chrome trace: one process per simulated GPU, with
+                    compute and communication tracks (ui.perfetto.dev or chrome://tracing open it)
+  --set KEY=VALUE   override one key by its dotted path, e.g. --set training.parallelism.pp=8 (repeatable);
+                    --set engine.backend=analytic takes the fast closed-form path instead of SimGrid
   --seed N          random seed (default: the scenario's `seed`, else 1); same scenario and seed, same bytes
-  --trace FILE, --html FILE
-                    need the event-driven engine, which this version does not have yet (exit 2)
+  --html FILE       not available in this version (exit 2)
 )";
 
 struct RunArguments {
   std::string scenario;
   std::string json_path;
+  std::string trace_path;
   std::vector<std::string> overrides;
   std::optional<std::uint64_t> seed;
 };
@@ -85,9 +90,10 @@ RunArguments parse_run_arguments(int argc, char** argv) {
       if (value.empty() || *end != '\0' || value.front() == '-')
         throw InputError({"<command line>", 0}, "--seed", "expects a non-negative integer, got '" + value + "'");
       args.seed = seed;
-    } else if (arg == "--trace" || arg == "--html") {
-      throw InputError({"<command line>", 0}, std::string(arg),
-                       "needs the event-driven engine, which this version does not have yet");
+    } else if (arg == "--trace") {
+      args.trace_path = option_value(argc, argv, i);
+    } else if (arg == "--html") {
+      throw InputError({"<command line>", 0}, std::string(arg), "HTML reports are not available in this version");
     } else if (!arg.empty() && arg.front() == '-') {
       throw InputError({"<command line>", 0}, std::string(arg), "unknown option for `run` (see fleetsim run --help)");
     } else if (args.scenario.empty()) {
@@ -110,8 +116,12 @@ int run_command(int argc, char** argv) {
     throw InputError({scenario.source_file, 0}, "inference",
                      "serving scenarios are parsed and checked, but simulating them is not in this version; "
                      "give a `training` section");
-  const TrainingEstimate estimate = estimate_training(scenario);
-  const Provenance provenance{FLEETSIM_VERSION, "analytic", scenario.seed};
+  std::vector<TraceEvent> trace;
+  const TrainingEstimate estimate = run_training(scenario, args.trace_path.empty() ? nullptr : &trace);
+  const Provenance provenance{FLEETSIM_VERSION, estimate.backend, scenario.seed};
+  if (!args.trace_path.empty())
+    write_output(args.trace_path,
+                 chrome_trace_json(trace, static_cast<int>(scenario.training->parallelism.pp)), "--trace");
   if (args.json_path.empty()) {
     std::cout << training_report_text(scenario, estimate, provenance);
   } else {

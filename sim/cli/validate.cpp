@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "analytic/training_estimate.hpp"
+#include "engine/training_run.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
 #include "scenario/load.hpp"
@@ -58,7 +58,7 @@ int validate_command(std::ostream& out) {
     auto estimate = estimates.find(scenario_file);
     if (estimate == estimates.end()) {
       Scenario scenario = load_scenario(root + "/scenarios/" + scenario_file, LoadOptions{});
-      estimate = estimates.emplace(scenario_file, estimate_training(scenario)).first;
+      estimate = estimates.emplace(scenario_file, run_training(scenario, nullptr)).first;
     }
     const double predicted = found->second(estimate->second);
     const double published = cases.required_number(row, "published");

@@ -75,6 +75,14 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
       .number("capacity", e.memory.capacity_bytes)
       .end_object();
   write_cost_sources(json, e.cost_sources);
+  if (e.backend == "simgrid")
+    json.begin_object("engine")
+        .string("mode", scenario.engine.mode)
+        .integer("simulated_gpus", e.engine_actors)
+        .integer("activities", e.engine_activities)
+        .number("expert_skew", scenario.engine.expert_skew)
+        .number("slow_gpu_factor", scenario.engine.slow_gpu_factor)
+        .end_object();
   json.end_object();
 
   json.begin_object("power")

@@ -23,7 +23,7 @@ Scenario parse_scenario(const Value& document, const std::string& path, const Lo
   if (!document.is_map())
     document.fail("a scenario must be a mapping of sections (name, model, cluster, training, inference, ...)");
   const Map m =
-      document.map({"name", "seed", "model", "cluster", "training", "inference", "fleet", "cost", "reliability"});
+      document.map({"name", "seed", "model", "cluster", "training", "inference", "fleet", "cost", "reliability", "engine"});
   if (const std::optional<Value> fleet = m.find("fleet"))
     fleet->fail("fleet scenarios are not supported yet; simulate each pool of the fleet as its own scenario");
 
@@ -50,6 +50,8 @@ Scenario parse_scenario(const Value& document, const std::string& path, const Lo
   if (const std::optional<Value> reliability = m.find("reliability"))
     result.reliability =
         scenario::parse_reliability(reliability->map({"gpu_mtbf_hours", "checkpoint_interval", "restart_overhead"}));
+  if (const std::optional<Value> engine = m.find("engine"))
+    result.engine = scenario::parse_engine(engine->map({"backend", "mode", "expert_skew", "slow_gpu_factor"}));
   return result;
 }
 

@@ -1,4 +1,4 @@
-// `cost:` and `reliability:` — the money and failure assumptions.
+// `cost:`, `reliability:` and `engine:` — the money and failure assumptions, and how a step is simulated.
 #include "scenario/sections.hpp"
 
 namespace fleetsim::scenario {
@@ -38,6 +38,16 @@ ReliabilitySpec parse_reliability(const Map& m) {
   reliability.checkpoint_interval_s = m.get("checkpoint_interval", read::positive(Dimension::time_s));
   reliability.restart_overhead_s = m.get("restart_overhead", read::quantity(Dimension::time_s));
   return reliability;
+}
+
+EngineSpec parse_engine(const Map& m) {
+  EngineSpec engine;
+  engine.backend = m.get_or("backend", engine.backend, [](const Value& v) { return v.one_of({"simgrid", "analytic"}); });
+  engine.mode = m.get_or("mode", engine.mode, [](const Value& v) { return v.one_of({"symmetric", "full"}); });
+  engine.expert_skew = m.get_or("expert_skew", engine.expert_skew, read::quantity(Dimension::count));
+  engine.slow_gpu_factor = m.get_or("slow_gpu_factor", engine.slow_gpu_factor, read::positive(Dimension::count));
+  if (engine.slow_gpu_factor < 1) m.fail("slow_gpu_factor", "must be >= 1 (1: no slow GPU)");
+  return engine;
 }
 
 }  // namespace fleetsim::scenario

@@ -37,5 +37,6 @@ InferenceJob parse_inference(const Map& inference, const ModelSpec& model, const
                              const LoadContext& context);
 CostSpec parse_cost(const Map& cost);
 ReliabilitySpec parse_reliability(const Map& reliability);
+EngineSpec parse_engine(const Map& engine);
 
 }  // namespace fleetsim::scenario

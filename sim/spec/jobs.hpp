@@ -83,6 +83,14 @@ struct CostSpec {
   double pue = 1.0;
 };
 
+// How a training step is simulated (the `engine:` section; every key optional).
+struct EngineSpec {
+  std::string backend = "simgrid";  // simgrid: event-driven; analytic: the closed-form path sweeps use
+  std::string mode = "symmetric";   // symmetric: one representative pipeline; full: every rank an actor
+  double expert_skew = 0;           // load of the busiest expert over the mean, minus 1 (0: balanced, V3 §2.1.2)
+  double slow_gpu_factor = 1;       // one GPU computes this many times slower (1: none)
+};
+
 struct ReliabilitySpec {
   double gpu_mtbf_hours = 0;
   double checkpoint_interval_s = 0;

@@ -21,6 +21,7 @@ struct Scenario {
   std::optional<InferenceJob> inference;
   CostSpec cost;
   std::optional<ReliabilitySpec> reliability;
+  EngineSpec engine;
   std::uint64_t seed = 1;
   // Line of each key in the scenario file ("training.parallelism" -> 14), so later stages can point errors at
   // the line that caused them (e.g. a plan that does not fit in memory).

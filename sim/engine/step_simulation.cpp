@@ -1,0 +1,463 @@
+#include "engine/step_simulation.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <simgrid/s4u.hpp>
+
+#include "core/error.hpp"
+#include "schedule/schedule.hpp"
+
+namespace sg4 = simgrid::s4u;
+
+namespace fleetsim {
+namespace {
+
+// A simulated GPU computes at this many "flops" per second; an Exec of t seconds is t * kHostSpeed flops. The
+// real rates live in the cost model: the host speed only converts durations into SimGrid's unit.
+constexpr double kHostSpeed = 1e12;
+// Bandwidth of the sink that stands for the rest of the cluster (every all-to-all and data-parallel flow of the
+// representative GPUs ends there): far above any NIC, so that only the GPU's own links limit a flow.
+constexpr double kSinkBandwidth = 1e15;
+// One-way latency of an InfiniBand transfer between GPUs under different leaves, split over the two NIC links of a
+// route (ISCA Table 5: 3.7 us across leaves; sim/topology uses the same figure).
+constexpr double kNicLatencyS = 3.7e-6 / 2.0;
+
+// ---- what each chunk costs, prepared before the simulation ------------------------------------------------------
+
+struct DeviceInputs {
+  double compute_scale = 1;  // slow-GPU factor
+};
+
+struct StepInputs {
+  const Scenario* scenario = nullptr;
+  const std::vector<StageCost>* stages = nullptr;
+  schedule::PipelineProgram program;
+  bool overlap = false;           // DualPipe-style: all-to-all beside the compute of an F&B pair
+  double overlap_slowdown = 1;    // compute stretch while DeepEP holds its SMs
+  double expert_stretch = 1;      // 1 + expert_skew
+  bool intranode_ep = false;
+  bool has_all_to_all = false;
+  double nic_bytes_per_s = 0;
+  double nvlink_bytes_per_s = 0;
+  std::vector<UpdateCost> update;  // per pipeline device
+  bool record_trace = false;
+  int replicas = 1;               // pipelines simulated (full mode: every DP replica)
+  int ep_group_replicas = 1;      // pipelines whose same-stage GPUs form one EP group (full mode)
+  int slow_rank = -1;             // GPU that computes slow_factor times slower
+  double slow_factor = 1;
+};
+
+double stage_compute(const StageCost& stage, schedule::ChunkKind kind, double expert_stretch) {
+  const double f = stage.forward_compute_s + stage.expert_forward_s * (expert_stretch - 1);
+  const double b = stage.backward_input_compute_s + stage.expert_backward_input_s * (expert_stretch - 1);
+  const double w = stage.backward_weight_compute_s + stage.expert_backward_weight_s * (expert_stretch - 1);
+  switch (kind) {
+    case schedule::ChunkKind::forward: return f;
+    case schedule::ChunkKind::backward_input: return b;
+    case schedule::ChunkKind::backward_weight: return w;
+    case schedule::ChunkKind::backward: return b + w;
+    case schedule::ChunkKind::forward_backward: return f;  // the backward half is added by the caller
+  }
+  return 0;
+}
+
+double stage_comm(const StageCost& stage, schedule::ChunkKind kind) {
+  switch (kind) {
+    case schedule::ChunkKind::forward: return stage.forward_comm_s;
+    case schedule::ChunkKind::backward_input:
+    case schedule::ChunkKind::backward: return stage.backward_comm_s;
+    default: return 0;
+  }
+}
+
+// ---- results crossing the pipe ------------------------------------------------------------------------------------
+
+struct DeviceRecord {
+  double busy_compute_s = 0;     // Exec time
+  double exposed_comm_s = 0;     // time a chunk waited for its all-to-all beyond its compute
+  double last_chunk_end_s = 0;
+  double end_s = 0;
+  double optimizer_s = 0;
+  std::int64_t activities = 0;
+  std::int64_t finished = 0;     // 1 once the GPU's whole program ran (0 after a deadlock)
+};
+
+struct Simulation {
+  const StepInputs* inputs = nullptr;
+  std::vector<sg4::Host*> gpu;        // rank -> host (NIC link)
+  std::vector<sg4::Host*> gpu_nvlink; // rank -> host reached over its NVLink link
+  sg4::Host* sink = nullptr;
+  std::vector<DeviceRecord> records;  // per rank
+  std::vector<TraceEvent> trace;
+  // Full mode: an EP group's members meet before each chunk's all-to-all.
+  std::map<std::pair<int, int>, sg4::BarrierPtr> ep_barriers;  // (EP group, pipeline device) -> barrier
+};
+
+void record(Simulation& sim, int rank, int stream, double start, double end, const std::string& name) {
+  if (!sim.inputs->record_trace || end <= start) return;
+  TraceEvent event;
+  event.rank = rank;
+  event.stream = stream;
+  event.start_s = start;
+  event.end_s = end;
+  std::snprintf(event.name, sizeof event.name, "%s", name.c_str());
+  sim.trace.push_back(event);
+}
+
+std::string mailbox_name(int replica, int device, char pass, int micro_batch, int stage) {
+  return "r" + std::to_string(replica) + ".d" + std::to_string(device) + "." + pass + ".m" +
+         std::to_string(micro_batch) + ".s" + std::to_string(stage);
+}
+
+// One GPU's compute stream: its chunks in program order, each after its cross-device inputs arrived.
+void run_device(Simulation* sim, int replica, int device) {
+  const StepInputs& in = *sim->inputs;
+  const auto& program = in.program;
+  const auto& stages = *in.stages;
+  const int pp = program.devices;
+  const int rank = replica * pp + device;
+  DeviceRecord& rec = sim->records[static_cast<std::size_t>(rank)];
+  const double slow = rank == in.slow_rank ? in.slow_factor : 1.0;
+  sg4::Host* nic_host = in.intranode_ep ? sim->gpu_nvlink[static_cast<std::size_t>(rank)]
+                                        : sim->gpu[static_cast<std::size_t>(rank)];
+  const int ep_group = replica / in.ep_group_replicas;
+
+  // Mailboxes are keyed by (pass, micro-batch, the stage that consumes the message): the activation for forward
+  // (m, s) and the gradient for backward (m, s). Same-GPU neighbours need no message: program order covers them.
+  auto wait_for = [&](char pass, int micro_batch, int stage, int source_stage) {
+    if (schedule::device_of(program, micro_batch, source_stage) == device) return;
+    sg4::Mailbox::by_name(mailbox_name(replica, device, pass, micro_batch, stage))->get<int>();
+  };
+  auto send = [&](char pass, int micro_batch, int consumer_stage, double bytes) {
+    const int target = schedule::device_of(program, micro_batch, consumer_stage);
+    if (target == device) return;
+    static int token = 0;
+    // Detached: the sender goes on at once (buffered, as the timeline evaluator assumes); the bytes still cross
+    // both NIC links and share them with the all-to-all.
+    sg4::Mailbox::by_name(mailbox_name(replica, target, pass, micro_batch, consumer_stage))
+        ->put_init(&token, static_cast<std::uint64_t>(bytes))
+        ->detach();
+    ++rec.activities;
+  };
+
+  for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
+    using schedule::ChunkKind;
+    const auto& stage = stages[static_cast<std::size_t>(chunk.stage)];
+    // Inputs: the activation from the previous stage, the gradient from the next one.
+    const bool has_forward = chunk.kind == ChunkKind::forward || chunk.kind == ChunkKind::forward_backward;
+    if (has_forward && chunk.stage > 0) wait_for('F', chunk.micro_batch, chunk.stage, chunk.stage - 1);
+    int backward_mb = -1, backward_stage = -1;
+    if (chunk.kind == ChunkKind::backward_input || chunk.kind == ChunkKind::backward) {
+      backward_mb = chunk.micro_batch;
+      backward_stage = chunk.stage;
+    } else if (chunk.kind == ChunkKind::forward_backward) {
+      backward_mb = chunk.paired_micro_batch;
+      backward_stage = chunk.paired_stage;
+    }
+    if (backward_mb >= 0 && backward_stage + 1 < program.stages)
+      wait_for('B', backward_mb, backward_stage, backward_stage + 1);
+
+    double compute = stage_compute(stage, chunk.kind, in.expert_stretch);
+    double comm = stage_comm(stage, chunk.kind);
+    if (chunk.kind == ChunkKind::forward_backward) {
+      const auto& paired = stages[static_cast<std::size_t>(chunk.paired_stage)];
+      compute += stage_compute(paired, ChunkKind::backward, in.expert_stretch);
+      comm += paired.backward_comm_s;
+    }
+    compute *= slow;
+    const bool overlapped = in.overlap && chunk.kind == ChunkKind::forward_backward && comm > 0;
+    if (overlapped) compute *= in.overlap_slowdown;
+
+    const double start = sg4::Engine::get_clock();
+    const std::string name = schedule::to_string(chunk, true);
+    // Full mode: the EP group's members start their all-to-all together (the slowest one sets the pace).
+    auto all_to_all = [&]() -> sg4::CommPtr {
+      if (!in.has_all_to_all || comm <= 0) return nullptr;
+      auto barrier = sim->ep_barriers.find({ep_group, device});
+      if (barrier != sim->ep_barriers.end()) barrier->second->wait();
+      const double bandwidth = in.intranode_ep ? in.nvlink_bytes_per_s : in.nic_bytes_per_s;
+      ++rec.activities;
+      return sg4::Comm::sendto_async(nic_host, sim->sink, static_cast<std::uint64_t>(comm * bandwidth));
+    };
+    if (overlapped) {
+      sg4::CommPtr traffic = all_to_all();
+      sg4::ExecPtr exec = sg4::this_actor::exec_async(compute * kHostSpeed);
+      ++rec.activities;
+      exec->wait();
+      const double compute_end = sg4::Engine::get_clock();
+      if (traffic) traffic->wait();
+      const double end = sg4::Engine::get_clock();
+      rec.exposed_comm_s += end - compute_end;
+      record(*sim, rank, 0, start, compute_end, name);
+      record(*sim, rank, 1, start, end, "all-to-all");
+    } else {
+      sg4::this_actor::execute(compute * kHostSpeed);
+      ++rec.activities;
+      const double compute_end = sg4::Engine::get_clock();
+      if (sg4::CommPtr traffic = all_to_all()) traffic->wait();
+      const double end = sg4::Engine::get_clock();
+      rec.exposed_comm_s += end - compute_end;
+      record(*sim, rank, 0, start, compute_end, name);
+      record(*sim, rank, 1, compute_end, end, "all-to-all");
+    }
+    rec.busy_compute_s += compute;
+
+    // Outputs: activation to the next stage, gradient to the previous one.
+    if (has_forward && chunk.stage + 1 < program.stages)
+      send('F', chunk.micro_batch, chunk.stage + 1, stage.boundary_bytes);
+    if (backward_mb >= 0 && backward_stage > 0) send('B', backward_mb, backward_stage - 1, stage.boundary_bytes);
+  }
+  rec.last_chunk_end_s = sg4::Engine::get_clock();
+
+  // Parameter update: reduce-scatter the gradients, step the optimizer, all-gather the parameters.
+  const UpdateCost& update = in.update[static_cast<std::size_t>(device)];
+  sg4::Host* self = sim->gpu[static_cast<std::size_t>(rank)];
+  auto collective = [&](double seconds, const char* label) {
+    if (seconds <= 0) return;
+    const double begin = sg4::Engine::get_clock();
+    sg4::Comm::sendto(self, sim->sink, static_cast<std::uint64_t>(seconds * in.nic_bytes_per_s));
+    ++rec.activities;
+    record(*sim, rank, 1, begin, sg4::Engine::get_clock(), label);
+  };
+  collective(update.reduce_scatter_s, "reduce-scatter");
+  const double optimizer_start = sg4::Engine::get_clock();
+  if (update.optimizer_s > 0) {
+    sg4::this_actor::execute(update.optimizer_s * slow * kHostSpeed);
+    ++rec.activities;
+  }
+  rec.optimizer_s = sg4::Engine::get_clock() - optimizer_start;
+  record(*sim, rank, 0, optimizer_start, sg4::Engine::get_clock(), "optimizer");
+  collective(update.all_gather_s, "all-gather");
+  rec.end_s = sg4::Engine::get_clock();
+  rec.finished = 1;
+}
+
+// Runs in the child process: simulates every request side by side (disjoint hosts) and writes the records.
+void simulate_in_child(const std::vector<StepInputs>& all_inputs, int fd) {
+  int argc = 4;
+  char arg0[] = "fleetsim";
+  char arg1[] = "--log=root.thresh:critical";
+  char arg2[] = "--cfg=network/model:CM02";  // plain max-min sharing, no TCP corrections
+  char arg3[] = "--cfg=network/crosstraffic:0";
+  char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
+  sg4::Engine engine(&argc, argv);
+
+  std::vector<std::unique_ptr<Simulation>> sims;
+  for (const auto& inputs : all_inputs) {
+    auto sim = std::make_unique<Simulation>();
+    sim->inputs = &inputs;
+    sims.push_back(std::move(sim));
+  }
+  // One star zone holds every request's GPUs: each GPU has its own NIC link (split duplex: what it sends and what
+  // it receives do not share) and, as a second endpoint, its NVLink link; a sink stands for the rest of the
+  // cluster. Requests share no link, so they simulate side by side without interfering.
+  auto* zone = sg4::create_star_zone("cluster");
+  for (std::size_t r = 0; r < sims.size(); ++r) {
+    Simulation& sim = *sims[r];
+    const StepInputs& in = *sim.inputs;
+    const int ranks = in.replicas * in.program.devices;
+    auto add_host = [&](const std::string& name, double bandwidth, double latency) {
+      sg4::Host* host = zone->create_host(name, kHostSpeed);
+      auto* link = zone->create_split_duplex_link(name + ".link", bandwidth)->set_latency(latency)->seal();
+      zone->add_route(host->get_netpoint(), nullptr, nullptr, nullptr,
+                      {sg4::LinkInRoute(link, sg4::LinkInRoute::Direction::UP)}, true);
+      return host;
+    };
+    const std::string prefix = "req" + std::to_string(r) + ".";
+    for (int rank = 0; rank < ranks; ++rank) {
+      sim.gpu.push_back(add_host(prefix + "gpu" + std::to_string(rank), in.nic_bytes_per_s, kNicLatencyS));
+      sim.gpu_nvlink.push_back(
+          add_host(prefix + "gpu" + std::to_string(rank) + ".nvlink", in.nvlink_bytes_per_s, 0.0));
+    }
+    sim.sink = add_host(prefix + "rest-of-cluster", kSinkBandwidth, 0.0);
+    sim.records.resize(static_cast<std::size_t>(ranks));
+  }
+  zone->seal();
+
+  for (std::size_t r = 0; r < sims.size(); ++r) {
+    Simulation& sim = *sims[r];
+    const StepInputs& in = *sim.inputs;
+    const int pp = in.program.devices;
+    if (in.replicas > 1 && in.ep_group_replicas > 1 && in.has_all_to_all) {
+      for (int group = 0; group < in.replicas / in.ep_group_replicas; ++group)
+        for (int device = 0; device < pp; ++device)
+          sim.ep_barriers[{group, device}] = sg4::Barrier::create(static_cast<unsigned>(in.ep_group_replicas));
+    }
+    for (int replica = 0; replica < in.replicas; ++replica) {
+      for (int device = 0; device < pp; ++device) {
+        const int rank = replica * pp + device;
+        sg4::Actor::create("gpu" + std::to_string(rank), sim.gpu[static_cast<std::size_t>(rank)], run_device,
+                           &sim, replica, device);
+      }
+    }
+  }
+  engine.run();
+  for (const auto& sim : sims)
+    for (const auto& rec : sim->records)
+      if (rec.finished == 0)
+        throw std::runtime_error("the simulated step deadlocked: a GPU never received an input it waits for");
+
+  for (const auto& sim : sims) {
+    const std::uint64_t ranks = sim->records.size(), events = sim->trace.size();
+    ::write(fd, &ranks, sizeof ranks);
+    ::write(fd, sim->records.data(), ranks * sizeof(DeviceRecord));
+    ::write(fd, &events, sizeof events);
+    std::size_t offset = 0;
+    const char* bytes = reinterpret_cast<const char*>(sim->trace.data());
+    const std::size_t total = events * sizeof(TraceEvent);
+    while (offset < total) {
+      ssize_t written = ::write(fd, bytes + offset, total - offset);
+      if (written <= 0) break;
+      offset += static_cast<std::size_t>(written);
+    }
+  }
+}
+
+bool read_exactly(int fd, void* into, std::size_t size) {
+  auto* bytes = static_cast<char*>(into);
+  std::size_t offset = 0;
+  while (offset < size) {
+    ssize_t got = ::read(fd, bytes + offset, size - offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    offset += static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const std::vector<StageCost>& stages,
+                                                const KernelCostModel& kernels, const CommModel& comm,
+                                                const std::vector<EngineRequest>& requests) {
+  const auto& job = *scenario.training;
+  const auto& plan = job.parallelism;
+  const auto& engine_spec = scenario.engine;
+  const auto& analytic_schedule = find_schedule(job.schedule);
+  const auto devices = device_loads(analytic_schedule, stages, plan.pp);
+
+  std::vector<StepInputs> all_inputs;
+  for (const auto& request : requests) {
+    StepInputs in;
+    in.scenario = &scenario;
+    in.stages = &stages;
+    const std::int64_t micro_batches = request.global_batch / (plan.dp * job.micro_batch);
+    try {
+      in.program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp), static_cast<int>(micro_batches));
+    } catch (const std::invalid_argument& error) {
+      throw InputError({scenario.source_file, scenario.key_lines.count("training.schedule")
+                                                  ? scenario.key_lines.at("training.schedule")
+                                                  : 0},
+                       "training.schedule",
+                       std::string(error.what()) + " (a step of " + std::to_string(request.global_batch) +
+                           " sequences gives " + std::to_string(micro_batches) + " micro-batches per pipeline)");
+    }
+    const auto& gpu = scenario.cluster.gpu;
+    in.overlap = analytic_schedule.overlaps_expert_communication && plan.ep > 1;
+    if (in.overlap && gpu.sm_count > kCommunicationSms)
+      in.overlap_slowdown =
+          static_cast<double>(gpu.sm_count) / static_cast<double>(gpu.sm_count - kCommunicationSms);
+    in.expert_stretch = 1.0 + engine_spec.expert_skew;
+    in.intranode_ep = plan.ep <= scenario.cluster.gpus_per_node;
+    in.has_all_to_all = plan.ep > 1;
+    in.nic_bytes_per_s = comm.nic_bytes_per_s();
+    in.nvlink_bytes_per_s = comm.nvlink_bytes_per_s();
+    for (const auto& device : devices) in.update.push_back(parameter_update_cost(scenario, device, kernels, comm));
+    in.record_trace = request.record_trace;
+    if (engine_spec.mode == "full") {
+      in.replicas = static_cast<int>(plan.dp);
+      // EP groups are carved out of the dp x tp ranks of one stage: ep / tp consecutive replicas per group.
+      in.ep_group_replicas = static_cast<int>(std::max<std::int64_t>(1, plan.ep / plan.tp));
+      if (in.replicas % in.ep_group_replicas != 0) in.ep_group_replicas = in.replicas;
+    }
+    if (engine_spec.slow_gpu_factor > 1) {
+      in.slow_rank = 0;  // the first GPU of the (first) pipeline: its EP peers and its pipeline wait for it
+      in.slow_factor = engine_spec.slow_gpu_factor;
+    }
+    all_inputs.push_back(std::move(in));
+  }
+
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("engine: cannot create a pipe");
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error("engine: cannot fork the simulation process");
+  if (child == 0) {
+    ::close(fds[0]);
+    // SimGrid may print on stdout; the parent's stdout may carry the JSON report.
+    const int null_fd = ::open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) ::dup2(null_fd, STDOUT_FILENO);
+    int status = 0;
+    try {
+      simulate_in_child(all_inputs, fds[1]);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "fleetsim engine: %s\n", error.what());
+      status = 1;
+    }
+    ::close(fds[1]);
+    ::_exit(status);
+  }
+  ::close(fds[1]);
+
+  std::vector<EngineStep> results;
+  bool complete = true;
+  for (const auto& in : all_inputs) {
+    std::uint64_t ranks = 0, events = 0;
+    std::vector<DeviceRecord> records;
+    EngineStep result;
+    if (!read_exactly(fds[0], &ranks, sizeof ranks)) { complete = false; break; }
+    records.resize(ranks);
+    if (!read_exactly(fds[0], records.data(), ranks * sizeof(DeviceRecord))) { complete = false; break; }
+    if (!read_exactly(fds[0], &events, sizeof events)) { complete = false; break; }
+    result.trace.resize(events);
+    if (!read_exactly(fds[0], result.trace.data(), events * sizeof(TraceEvent))) { complete = false; break; }
+
+    // The step ends when the last GPU finishes; its timeline gives the breakdown.
+    std::size_t critical = 0;
+    for (std::size_t r = 0; r < records.size(); ++r) {
+      if (records[r].end_s > records[critical].end_s) critical = r;
+      result.activities += records[r].activities;
+    }
+    const DeviceRecord& rec = records[critical];
+    StepBreakdown& step = result.step;
+    step.micro_batches = in.program.micro_batches;
+    step.step_s = rec.end_s;
+    step.steady_s = rec.busy_compute_s;
+    step.optimizer_s = rec.optimizer_s;
+    step.exposed_communication_s = rec.exposed_comm_s;
+    step.data_parallel_s = std::max(0.0, rec.end_s - rec.last_chunk_end_s - rec.optimizer_s);
+    step.bubble_s =
+        std::max(0.0, step.step_s - step.steady_s - step.optimizer_s - step.exposed_communication_s -
+                          step.data_parallel_s);
+    step.compute_busy_s = rec.busy_compute_s + rec.optimizer_s;
+    const int device = static_cast<int>(critical) % in.program.devices;
+    const auto& load = devices[static_cast<std::size_t>(device)];
+    const double scale = in.overlap ? in.overlap_slowdown : 1.0;
+    step.forward_chunk_s = load.forward_compute_s * scale;
+    step.backward_input_chunk_s = load.backward_input_compute_s * scale;
+    step.backward_weight_chunk_s = load.backward_weight_compute_s * scale;
+    step.overlapped_chunk_s = step.forward_chunk_s + step.backward_input_chunk_s + step.backward_weight_chunk_s;
+    result.critical_rank = static_cast<int>(critical);
+    result.actors = static_cast<std::int64_t>(records.size());
+    results.push_back(std::move(result));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!complete || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("engine: the SimGrid simulation failed (see the message above)");
+  return results;
+}
+
+}  // namespace fleetsim
