@@ -240,7 +240,9 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     step.exposed_communication_s +=
         2.0 * static_cast<double>(plan.pp - 1) * comm.p2p_seconds(stages.front().boundary_bytes);
 
-  // Gradient reduce-scatter overlaps the pipeline drain and the all-gather the next fill: only the excess shows.
+  // The GPU that finishes a step last is the first pipeline device: its gradients are complete only at the very
+  // end and its first chunk of the next step needs the gathered parameters, so nothing hides its reduce-scatter
+  // and all-gather (the event-driven engine shows the same on its timeline).
   UpdateCost update;
   for (const auto& device : devices) {
     const UpdateCost cost = parameter_update_cost(scenario, device, kernels, comm);
@@ -248,7 +250,7 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     update.all_gather_s = std::max(update.all_gather_s, cost.all_gather_s);
     update.optimizer_s = std::max(update.optimizer_s, cost.optimizer_s);
   }
-  step.data_parallel_s = std::max(0.0, update.reduce_scatter_s + update.all_gather_s - step.bubble_s);
+  step.data_parallel_s = update.reduce_scatter_s + update.all_gather_s;
   step.optimizer_s = update.optimizer_s;
 
   step.step_s = step.steady_s + step.bubble_s + step.exposed_communication_s + step.data_parallel_s +

@@ -86,6 +86,7 @@ double stage_comm(const StageCost& stage, schedule::ChunkKind kind) {
 struct DeviceRecord {
   double busy_compute_s = 0;     // Exec time
   double exposed_comm_s = 0;     // time a chunk waited for its all-to-all beyond its compute
+  double first_chunk_start_s = -1;
   double last_chunk_end_s = 0;
   double end_s = 0;
   double optimizer_s = 0;
@@ -151,6 +152,22 @@ void run_device(Simulation* sim, int replica, int device) {
     ++rec.activities;
   };
 
+  // Claim this GPU's mailboxes before anything is sent (every actor starts at time 0, before any chunk ends): a
+  // mailbox with a permanent receiver starts a transfer as soon as it is sent, as an RDMA write would, instead of
+  // when the receiver asks for it.
+  for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
+    using schedule::ChunkKind;
+    if (chunk.kind == ChunkKind::forward || chunk.kind == ChunkKind::forward_backward)
+      sg4::Mailbox::by_name(mailbox_name(replica, device, 'F', chunk.micro_batch, chunk.stage))
+          ->set_receiver(sg4::Actor::self());
+    if (chunk.kind == ChunkKind::backward_input || chunk.kind == ChunkKind::backward)
+      sg4::Mailbox::by_name(mailbox_name(replica, device, 'B', chunk.micro_batch, chunk.stage))
+          ->set_receiver(sg4::Actor::self());
+    if (chunk.kind == ChunkKind::forward_backward)
+      sg4::Mailbox::by_name(mailbox_name(replica, device, 'B', chunk.paired_micro_batch, chunk.paired_stage))
+          ->set_receiver(sg4::Actor::self());
+  }
+
   for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
     using schedule::ChunkKind;
     const auto& stage = stages[static_cast<std::size_t>(chunk.stage)];
@@ -180,6 +197,7 @@ void run_device(Simulation* sim, int replica, int device) {
     if (overlapped) compute *= in.overlap_slowdown;
 
     const double start = sg4::Engine::get_clock();
+    if (rec.first_chunk_start_s < 0) rec.first_chunk_start_s = start;
     const std::string name = schedule::to_string(chunk, true);
     // Full mode: the EP group's members start their all-to-all together (the slowest one sets the pace).
     auto all_to_all = [&]() -> sg4::CommPtr {
@@ -238,8 +256,12 @@ void run_device(Simulation* sim, int replica, int device) {
   }
   rec.optimizer_s = sg4::Engine::get_clock() - optimizer_start;
   record(*sim, rank, 0, optimizer_start, sg4::Engine::get_clock(), "optimizer");
+  // The parameter all-gather runs into the next step: a GPU whose first chunk waits for the pipeline to fill
+  // (device d starts after d forward chunks) hides that much of it; only the rest extends this step.
+  const double gather_start = sg4::Engine::get_clock();
   collective(update.all_gather_s, "all-gather");
-  rec.end_s = sg4::Engine::get_clock();
+  const double gather = sg4::Engine::get_clock() - gather_start;
+  rec.end_s = gather_start + std::max(0.0, gather - rec.first_chunk_start_s);
   rec.finished = 1;
 }
 

@@ -1,0 +1,157 @@
+// The event-driven engine against hand-checked schedules, the analytic path, and its own modes.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "engine/step_simulation.hpp"
+#include "engine/training_run.hpp"
+#include "report/chrome_trace.hpp"
+#include "schedule/timeline.hpp"
+#include "scenario/load.hpp"
+
+namespace fleetsim {
+namespace {
+
+// A pipeline whose stages all cost the same and move nothing but latency: the engine must reproduce the schedule
+// timeline exactly (the p2p latency of one InfiniBand hop across leaves, 3.7 us, ISCA Table 5).
+struct UniformPipeline {
+  Scenario scenario;
+  std::vector<StageCost> stages;
+  KernelCostModel kernels{KernelProfile{}, GpuSpec{}, GpuSpec{}};
+  CommModel comm;
+
+  UniformPipeline(const std::string& schedule, std::int64_t pp, std::int64_t micro_batches, int stage_multiplier)
+      : comm(make_cluster(), ModelSpec{}, ParallelPlan{}, kernels.profile()) {
+    scenario.cluster = make_cluster();
+    TrainingJob job;
+    job.seq_len = 4096;
+    job.micro_batch = 1;
+    job.global_batch = micro_batches;
+    job.parallelism.pp = pp;
+    job.parallelism.dp = 1;
+    job.schedule = schedule;
+    scenario.training = job;
+    for (std::int64_t s = 0; s < pp * stage_multiplier; ++s) {
+      StageCost stage;
+      stage.forward_compute_s = 1e-3;
+      stage.backward_input_compute_s = 1.5e-3;
+      stage.backward_weight_compute_s = 0.5e-3;
+      stages.push_back(stage);
+    }
+  }
+
+  static ClusterSpec make_cluster() {
+    ClusterSpec cluster;
+    cluster.gpu.name = "test";
+    cluster.gpu.sm_count = 132;
+    cluster.gpu.hbm_bandwidth_bytes_per_s = 3.35e12;
+    cluster.gpu.nvlink_bandwidth_bytes_per_s = 400e9;
+    cluster.gpus = 8;
+    cluster.gpus_per_node = 8;
+    cluster.network.nic_bandwidth_bytes_per_s = 50e9;
+    return cluster;
+  }
+
+  double simulated_step() {
+    return simulate_training_steps(scenario, stages, kernels, comm, {{scenario.training->global_batch, false}})
+        .front()
+        .step.step_s;
+  }
+
+  double timeline_step() {
+    const auto program = schedule::build_schedule(scenario.training->schedule,
+                                                  static_cast<int>(scenario.training->parallelism.pp),
+                                                  static_cast<int>(scenario.training->global_batch));
+    return schedule::evaluate_timeline(program, {1e-3, 1.5e-3, 0.5e-3, std::nullopt, 3.7e-6}).makespan;
+  }
+};
+
+TEST(Engine, OneFOneBReplaysTheHandCheckedTimeline) {
+  UniformPipeline pipeline("1f1b", 4, 8, 1);
+  // (m + p - 1)(F + B + W) = 33 ms of compute on the critical path, plus the transfers on it: the timeline
+  // evaluator counts 16 of them (the fill, the drain and the 1F1B round trips that stall device 0).
+  EXPECT_NEAR(pipeline.simulated_step(), 11 * 3e-3 + 16 * 3.7e-6, 1e-9);
+  EXPECT_NEAR(pipeline.simulated_step(), pipeline.timeline_step(), 1e-9);
+}
+
+TEST(Engine, EveryScheduleMatchesItsTimelineWithoutCommunication) {
+  for (const auto& [name, multiplier] : std::vector<std::pair<std::string, int>>{
+           {"1f1b", 1}, {"zb1p", 1}, {"interleaved", 2}, {"dualpipe", 1}, {"dualpipev", 2}}) {
+    UniformPipeline pipeline(name, 4, 8, multiplier);
+    // Equal up to a few transfer latencies: for DualPipe the engine's critical path crosses 5 fewer devices than
+    // the evaluator's (its sends leave as soon as a chunk ends; see docs/performance.md); the compute is the same.
+    EXPECT_NEAR(pipeline.simulated_step(), pipeline.timeline_step(), 6 * 3.7e-6) << name;
+  }
+}
+
+const std::string kDefault = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/deepseek-v3-pretrain.yaml";
+const std::string kLlama = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/llama-3-405b-pretrain.yaml";
+
+Scenario load(const std::string& path, std::vector<std::string> overrides = {}) {
+  LoadOptions options;
+  options.overrides = std::move(overrides);
+  return load_scenario(path, options);
+}
+
+TEST(Engine, AgreesWithTheAnalyticPathWithinTenPercentOnTheBundledScenarios) {
+  for (const std::string& path : {kDefault, kLlama}) {
+    const double simulated = run_training(load(path), nullptr).step.step_s;
+    const double analytic = run_training(load(path, {"engine.backend=analytic"}), nullptr).step.step_s;
+    EXPECT_NEAR(simulated / analytic, 1.0, 0.10) << path << ": simgrid " << simulated << " s, analytic " << analytic;
+  }
+}
+
+TEST(Engine, BreakdownAddsUpToTheStep) {
+  const auto step = run_training(load(kDefault), nullptr).step;
+  EXPECT_NEAR(step.steady_s + step.bubble_s + step.exposed_communication_s + step.data_parallel_s + step.optimizer_s,
+              step.step_s, 1e-9 * step.step_s);
+  EXPECT_GT(step.bubble_s, 0.0);
+  EXPECT_EQ(step.micro_batches, 120);
+}
+
+TEST(Engine, FullModeAgreesWithSymmetryOnSmallClusters) {
+  // 256 GPUs: 16 pipelines of 16 (a 31-layer DeepSeek-V3 so that EP 16 fits), EP 16 across 16 pipelines; both
+  // network kinds.
+  for (const char* topology : {"multi-plane-fat-tree", "fat-tree"}) {
+    std::vector<std::string> small{"model.layers=31",
+                                   "cluster.gpus=256",
+                                   "training.parallelism.dp=16",
+                                   "training.parallelism.ep=16",
+                                   "training.global_batch=512",
+                                   std::string("cluster.network.topology=") + topology};
+    const double symmetric = run_training(load(kDefault, small), nullptr).step.step_s;
+    small.push_back("engine.mode=full");
+    const double full = run_training(load(kDefault, small), nullptr).step.step_s;
+    EXPECT_NEAR(full / symmetric, 1.0, 0.03) << topology;
+  }
+}
+
+TEST(Engine, ASlowGpuAndAnUnevenExpertLoadStretchTheStep) {
+  const double base = run_training(load(kDefault), nullptr).step.step_s;
+  const double slow = run_training(load(kDefault, {"engine.slow_gpu_factor=1.25"}), nullptr).step.step_s;
+  const double skewed = run_training(load(kDefault, {"engine.expert_skew=0.5"}), nullptr).step.step_s;
+  EXPECT_GT(slow, base * 1.05);
+  EXPECT_LT(slow, base * 1.25 + 1e-9);  // at most the slow factor on everything
+  EXPECT_GT(skewed, base * 1.02);
+}
+
+TEST(Engine, TraceHasComputeAndCommunicationTracksForEveryGpuOfThePipeline) {
+  std::vector<TraceEvent> trace;
+  run_training(load(kDefault), &trace);
+  YAML::Node json = YAML::Load(chrome_trace_json(trace, 16));
+  std::set<std::pair<int, int>> tracks;
+  for (const auto& event : json["traceEvents"])
+    if (event["ph"].as<std::string>() == "X") tracks.insert({event["pid"].as<int>(), event["tid"].as<int>()});
+  EXPECT_EQ(tracks.size(), 32u);  // 16 GPUs x {compute, communication}
+}
+
+TEST(Engine, ASchedulerThatCannotRunThePlanIsAnInputError) {
+  // DualPipe needs at least 2 x pp micro-batches: 16 x 128 sequences give 1 per pipeline.
+  EXPECT_THROW(run_training(load(kDefault, {"training.global_batch=128"}), nullptr), InputError);
+}
+
+}  // namespace
+}  // namespace fleetsim
