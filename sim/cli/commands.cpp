@@ -54,6 +54,8 @@ Simulates one scenario (docs/scenario-format.md) and prints a human summary.
   --set KEY=VALUE   override one key by its dotted path, e.g. --set training.parallelism.pp=8 (repeatable);
                     --set engine.backend=analytic takes the fast closed-form path instead of SimGrid
   --seed N          random seed (default: the scenario's `seed`, else 1); same scenario and seed, same bytes
+  --stats           print the simulation's own cost to stderr (activities, simulated GPUs, peak memory of the
+                    simulation process): what bench/engine/run.sh measures
   --html FILE       not available in this version (exit 2)
 )";
 
@@ -61,6 +63,7 @@ struct RunArguments {
   std::string scenario;
   std::string json_path;
   std::string trace_path;
+  bool stats = false;
   std::vector<std::string> overrides;
   std::optional<std::uint64_t> seed;
 };
@@ -90,6 +93,8 @@ RunArguments parse_run_arguments(int argc, char** argv) {
       if (value.empty() || *end != '\0' || value.front() == '-')
         throw InputError({"<command line>", 0}, "--seed", "expects a non-negative integer, got '" + value + "'");
       args.seed = seed;
+    } else if (arg == "--stats") {
+      args.stats = true;
     } else if (arg == "--trace") {
       args.trace_path = option_value(argc, argv, i);
     } else if (arg == "--html") {
@@ -119,6 +124,10 @@ int run_command(int argc, char** argv) {
   std::vector<TraceEvent> trace;
   const TrainingEstimate estimate = run_training(scenario, args.trace_path.empty() ? nullptr : &trace);
   const Provenance provenance{FLEETSIM_VERSION, estimate.backend, scenario.seed};
+  if (args.stats)
+    std::fprintf(stderr, "fleetsim stats: backend %s, %lld simulated GPUs, %lld activities, simulation peak RSS %.0f MiB\n",
+                 estimate.backend.c_str(), static_cast<long long>(estimate.engine_actors),
+                 static_cast<long long>(estimate.engine_activities), estimate.engine_peak_rss_bytes / 1048576.0);
   if (!args.trace_path.empty())
     write_output(args.trace_path,
                  chrome_trace_json(trace, static_cast<int>(scenario.training->parallelism.pp)), "--trace");

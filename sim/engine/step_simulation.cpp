@@ -1,5 +1,6 @@
 #include "engine/step_simulation.hpp"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -479,6 +480,10 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
   ::waitpid(child, &status, 0);
   if (!complete || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw std::runtime_error("engine: the SimGrid simulation failed (see the message above)");
+  // The simulation ran in the child: its peak memory is the largest of this process's waited-for children.
+  rusage usage{};
+  if (::getrusage(RUSAGE_CHILDREN, &usage) == 0)
+    for (auto& result : results) result.simulation_peak_rss_bytes = static_cast<double>(usage.ru_maxrss) * 1024.0;
   return results;
 }
 
