@@ -38,8 +38,8 @@ TrainingEstimate cost_and_check_memory(const Scenario& scenario, const TrainingM
   estimate.stages = cost_stages(scenario, models.kernels, models.comm, estimate.cost_sources);
   estimate.memory = estimate_memory(scenario, estimate.stages);
   if (estimate.memory.total_bytes > estimate.memory.capacity_bytes) {
-    const auto line = scenario.key_lines.find("training.parallelism");
-    throw InputError({scenario.source_file, line == scenario.key_lines.end() ? 0 : line->second},
+    const auto where = scenario.key_locations.find("training.parallelism");
+    throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
                      "training.parallelism",
                      "the plan does not fit in GPU memory: " + describe_memory(estimate.memory) +
                          "; use more pipeline stages, a higher ZeRO stage, recomputation or a smaller micro-batch");

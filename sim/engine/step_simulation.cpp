@@ -379,9 +379,8 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     try {
       in.program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp), static_cast<int>(micro_batches));
     } catch (const std::invalid_argument& error) {
-      throw InputError({scenario.source_file, scenario.key_lines.count("training.schedule")
-                                                  ? scenario.key_lines.at("training.schedule")
-                                                  : 0},
+      const auto where = scenario.key_locations.find("training.schedule");
+      throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
                        "training.schedule",
                        std::string(error.what()) + " (a step of " + std::to_string(request.global_batch) +
                            " sequences gives " + std::to_string(micro_batches) + " micro-batches per pipeline)");

@@ -37,9 +37,12 @@ Scenario parse_scenario(const Value& document, const std::string& path, const Lo
   if (!m.has("training") && !m.has("inference"))
     m.missing("training", "a scenario has a training section, an inference section, or both");
   if (const std::optional<Value> training = m.find("training")) {
-    result.training = scenario::parse_training(training->map({"tokens", "seq_len", "global_batch", "micro_batch",
-                                                              "precision", "parallelism", "schedule", "recompute"}),
-                                               result.model, result.cluster);
+    const Map section = training->map({"tokens", "seq_len", "global_batch", "micro_batch", "precision",
+                                       "parallelism", "schedule", "recompute"});
+    result.training = scenario::parse_training(section, result.model, result.cluster);
+    for (const char* key : {"parallelism", "schedule", "global_batch"})
+      if (const std::optional<Value> value = section.find(key))
+        result.key_locations[value->path()] = value->location();
   }
   if (const std::optional<Value> inference = m.find("inference")) {
     result.inference = scenario::parse_inference(inference->map({"prefill", "decode", "traffic", "slo"}), result.model,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "core/error.hpp"
 #include "spec/cluster.hpp"
 #include "spec/jobs.hpp"
 #include "spec/model.hpp"
@@ -23,9 +24,9 @@ struct Scenario {
   std::optional<ReliabilitySpec> reliability;
   EngineSpec engine;
   std::uint64_t seed = 1;
-  // Line of each key in the scenario file ("training.parallelism" -> 14), so later stages can point errors at
-  // the line that caused them (e.g. a plan that does not fit in memory).
-  std::map<std::string, int> key_lines;
+  // Where some keys were written ("training.parallelism" -> file and line, or "--set"), so later stages can point
+  // their errors at what caused them (a plan that does not fit in memory, a schedule that cannot run it).
+  std::map<std::string, SourceLocation> key_locations;
 };
 
 }  // namespace fleetsim
