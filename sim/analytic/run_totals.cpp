@@ -31,7 +31,8 @@ std::int64_t batch_at(const TrainingJob& job, double tokens_seen) {
 TrainingModels::TrainingModels(const Scenario& scenario)
     : profile(load_kernel_profile(scenario.cluster.profile, scenario.cluster.profile_dir)),
       kernels(profile, scenario.cluster.gpu, scenario.cluster.profile_gpu),
-      comm(scenario.cluster, scenario.model, scenario.training->parallelism, kernels.profile()) {}
+      collectives(scenario.cluster, scenario.model, scenario.training->parallelism),
+      comm(scenario.cluster, scenario.model, scenario.training->parallelism, kernels.profile(), &collectives) {}
 
 TrainingEstimate cost_and_check_memory(const Scenario& scenario, const TrainingModels& models) {
   TrainingEstimate estimate;

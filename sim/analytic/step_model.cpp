@@ -144,10 +144,10 @@ UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& dev
   // (= reduce-scatter + all-gather of the same bytes).
   const double gather_bytes = plan.zero >= 1 ? kParameterCommBytesPerParam : kGradientCommBytesPerParam;
   cost.reduce_scatter_s =
-      comm.ring_shard_collective_seconds(device.dense_params * kGradientCommBytesPerParam, dense_ranks) +
-      comm.ring_shard_collective_seconds(device.expert_params * kGradientCommBytesPerParam, expert_ranks);
-  cost.all_gather_s = comm.ring_shard_collective_seconds(device.dense_params * gather_bytes, dense_ranks) +
-                      comm.ring_shard_collective_seconds(device.expert_params * gather_bytes, expert_ranks);
+      comm.data_parallel_reduce_scatter_seconds(device.dense_params * kGradientCommBytesPerParam, false) +
+      comm.data_parallel_reduce_scatter_seconds(device.expert_params * kGradientCommBytesPerParam, true);
+  cost.all_gather_s = comm.data_parallel_all_gather_seconds(device.dense_params * gather_bytes, false) +
+                      comm.data_parallel_all_gather_seconds(device.expert_params * gather_bytes, true);
   // AdamW on the local shard, bound by HBM bandwidth.
   const double shard = device.dense_params / static_cast<double>(plan.zero >= 1 ? dense_ranks : 1) +
                        device.expert_params / static_cast<double>(plan.zero >= 1 ? expert_ranks : 1);

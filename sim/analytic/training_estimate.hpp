@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "analytic/pipeline_schedule.hpp"
+#include "collective/collective_model.hpp"
 #include "cost/comm_model.hpp"
 #include "cost/kernel_cost.hpp"
 #include "spec/scenario.hpp"
@@ -138,6 +139,7 @@ struct TrainingModels {
   explicit TrainingModels(const Scenario& scenario);
   KernelProfile profile;
   KernelCostModel kernels;
+  collective::CollectiveModel collectives;  // collectives on the cluster's topology, all groups at once
   CommModel comm;
 };
 

@@ -5,11 +5,13 @@
 #include <map>
 #include <vector>
 
+#include "collective/collective_model.hpp"
+
 namespace fleetsim {
 
 CommModel::CommModel(const ClusterSpec& cluster, const ModelSpec& model, const ParallelPlan& plan,
-                     const KernelProfile& profile)
-    : cluster_(cluster), model_(model), plan_(plan), profile_(profile) {
+                     const KernelProfile& profile, const collective::CollectiveModel* collectives)
+    : cluster_(cluster), model_(model), plan_(plan), profile_(profile), collectives_(collectives) {
   nic_bytes_per_s_ = cluster_.network.nic_bandwidth_bytes_per_s * kInfinibandEfficiency /
                      std::max(1.0, cluster_.network.oversubscription);
   nvlink_bytes_per_s_ = cluster_.gpu.nvlink_bandwidth_bytes_per_s / 2.0 * kNvlinkEfficiency;
@@ -79,6 +81,25 @@ double CommModel::ring_shard_collective_seconds(double bytes, std::int64_t ranks
   return (n - 1.0) / n * bytes / nic_bytes_per_s_;
 }
 
-double CommModel::p2p_seconds(double bytes) const { return bytes / nic_bytes_per_s_; }
+double CommModel::p2p_seconds(double bytes) const {
+  if (collectives_ != nullptr) return collectives_->p2p(bytes);
+  return bytes / nic_bytes_per_s_;
+}
+
+static std::int64_t data_parallel_ranks(const ParallelPlan& plan, bool experts) {
+  return experts ? std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep) : plan.dp * plan.cp;
+}
+
+double CommModel::data_parallel_reduce_scatter_seconds(double bytes, bool experts) const {
+  if (collectives_ != nullptr)
+    return collectives_->reduce_scatter(bytes, experts ? collective::GroupKind::edp : collective::GroupKind::dp);
+  return ring_shard_collective_seconds(bytes, data_parallel_ranks(plan_, experts));
+}
+
+double CommModel::data_parallel_all_gather_seconds(double bytes, bool experts) const {
+  if (collectives_ != nullptr)
+    return collectives_->all_gather(bytes, experts ? collective::GroupKind::edp : collective::GroupKind::dp);
+  return ring_shard_collective_seconds(bytes, data_parallel_ranks(plan_, experts));
+}
 
 }  // namespace fleetsim

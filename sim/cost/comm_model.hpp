@@ -15,6 +15,10 @@
 
 namespace fleetsim {
 
+namespace collective {
+class CollectiveModel;
+}
+
 // Achievable InfiniBand bandwidth: 40 of 50 GB/s per 400 Gb/s port (V3 §3.2.2, ISCA §4).
 inline constexpr double kInfinibandEfficiency = 40.0 / 50.0;
 // Achievable NVLink bandwidth per direction: about 160 GB/s of the H800's 400 GB/s bidirectional, i.e. 200 per
@@ -25,8 +29,11 @@ inline constexpr std::int64_t kCommunicationSms = 20;
 
 class CommModel {
  public:
+  // With `collectives`, data-parallel collectives and pipeline transfers are timed on the cluster's topology with
+  // every group of the plan loading it (sim/collective); without, by the NIC-bandwidth formulas below. The MoE
+  // all-to-all keeps DeepEP's measured bandwidths either way: a measurement beats a model where there is one.
   CommModel(const ClusterSpec& cluster, const ModelSpec& model, const ParallelPlan& plan,
-            const KernelProfile& profile);
+            const KernelProfile& profile, const collective::CollectiveModel* collectives = nullptr);
 
   // Time of one MoE dispatch or combine op of the op graph (op.kind == all_to_all).
   double moe_all_to_all_seconds(const Op& op) const;
@@ -37,6 +44,11 @@ class CommModel {
 
   // A point-to-point transfer between pipeline stages (always across nodes when gpus_per_node <= tp*cp).
   double p2p_seconds(double bytes) const;
+
+  // Data-parallel reduce-scatter / all-gather of `bytes` (one rank's full buffer) over the replicas of the dense
+  // parameters (dp x cp ranks) or of the routed experts (dp x tp x cp / ep ranks).
+  double data_parallel_reduce_scatter_seconds(double bytes, bool experts) const;
+  double data_parallel_all_gather_seconds(double bytes, bool experts) const;
 
   // Expected remote nodes a token's copies reach in the EP group (DeepEP sends one IB message per remote node).
   double expected_remote_nodes_per_token() const;
@@ -51,6 +63,7 @@ class CommModel {
   ModelSpec model_;
   ParallelPlan plan_;
   const KernelProfile& profile_;
+  const collective::CollectiveModel* collectives_ = nullptr;
   double nic_bytes_per_s_ = 0;
   double nvlink_bytes_per_s_ = 0;
 };
