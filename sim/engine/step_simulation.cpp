@@ -17,7 +17,9 @@
 #include <simgrid/s4u.hpp>
 
 #include "core/error.hpp"
+#include "cost/comm_model.hpp"
 #include "schedule/schedule.hpp"
+#include "topology/topology.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -57,6 +59,9 @@ struct StepInputs {
   int ep_group_replicas = 1;      // pipelines whose same-stage GPUs form one EP group (full mode)
   int slow_rank = -1;             // GPU that computes slow_factor times slower
   double slow_factor = 1;
+  const topology::Topology* topology = nullptr;  // full mode: the platform is built from it
+  std::int64_t ep = 1;
+  std::int64_t gpus_per_node = 8;
 };
 
 double stage_compute(const StageCost& stage, schedule::ChunkKind kind, double expert_stretch) {
@@ -100,6 +105,7 @@ struct Simulation {
   std::vector<sg4::Host*> gpu;        // rank -> host (NIC link)
   std::vector<sg4::Host*> gpu_nvlink; // rank -> host reached over its NVLink link
   sg4::Host* sink = nullptr;
+  std::vector<std::vector<int>> ep_peers;  // full mode on a topology: where each rank's all-to-all goes
   std::vector<DeviceRecord> records;  // per rank
   std::vector<TraceEvent> trace;
   // Full mode: an EP group's members meet before each chunk's all-to-all.
@@ -201,21 +207,34 @@ void run_device(Simulation* sim, int replica, int device) {
     if (rec.first_chunk_start_s < 0) rec.first_chunk_start_s = start;
     const std::string name = schedule::to_string(chunk, true);
     // Full mode: the EP group's members start their all-to-all together (the slowest one sets the pace).
-    auto all_to_all = [&]() -> sg4::CommPtr {
-      if (!in.has_all_to_all || comm <= 0) return nullptr;
+    auto all_to_all = [&]() -> std::vector<sg4::CommPtr> {
+      if (!in.has_all_to_all || comm <= 0) return {};
       auto barrier = sim->ep_barriers.find({ep_group, device});
       if (barrier != sim->ep_barriers.end()) barrier->second->wait();
       const double bandwidth = in.intranode_ep ? in.nvlink_bytes_per_s : in.nic_bytes_per_s;
+      const double bytes = comm * bandwidth;
+      if (!sim->ep_peers.empty()) {
+        // On the topology: the GPU's share goes to each EP peer as DeepEP routes it (InfiniBand to the same-index
+        // GPU of each other node, or NVLink inside the node), sharing every link on the way with the others.
+        const auto& peers = sim->ep_peers[static_cast<std::size_t>(rank)];
+        std::vector<sg4::CommPtr> flows;
+        for (int peer : peers)
+          flows.push_back(sg4::Comm::sendto_async(sim->gpu[static_cast<std::size_t>(rank)],
+                                                  sim->gpu[static_cast<std::size_t>(peer)],
+                                                  static_cast<std::uint64_t>(bytes / static_cast<double>(peers.size()))));
+        rec.activities += static_cast<std::int64_t>(flows.size());
+        return flows;
+      }
       ++rec.activities;
-      return sg4::Comm::sendto_async(nic_host, sim->sink, static_cast<std::uint64_t>(comm * bandwidth));
+      return {sg4::Comm::sendto_async(nic_host, sim->sink, static_cast<std::uint64_t>(bytes))};
     };
     if (overlapped) {
-      sg4::CommPtr traffic = all_to_all();
+      const std::vector<sg4::CommPtr> traffic = all_to_all();
       sg4::ExecPtr exec = sg4::this_actor::exec_async(compute * kHostSpeed);
       ++rec.activities;
       exec->wait();
       const double compute_end = sg4::Engine::get_clock();
-      if (traffic) traffic->wait();
+      for (const auto& flow : traffic) flow->wait();
       const double end = sg4::Engine::get_clock();
       rec.exposed_comm_s += end - compute_end;
       record(*sim, rank, 0, start, compute_end, name);
@@ -224,7 +243,7 @@ void run_device(Simulation* sim, int replica, int device) {
       sg4::this_actor::execute(compute * kHostSpeed);
       ++rec.activities;
       const double compute_end = sg4::Engine::get_clock();
-      if (sg4::CommPtr traffic = all_to_all()) traffic->wait();
+      for (const auto& flow : all_to_all()) flow->wait();
       const double end = sg4::Engine::get_clock();
       rec.exposed_comm_s += end - compute_end;
       record(*sim, rank, 0, start, compute_end, name);
@@ -266,6 +285,80 @@ void run_device(Simulation* sim, int replica, int device) {
   rec.finished = 1;
 }
 
+// Full mode on the cluster's topology: one host per simulated GPU (placed on the GPU the rank order gives it,
+// sim/collective/rank_layout.hpp: stage-major, replicas consecutive), one split-duplex link per topology edge a
+// route uses (at the achievable fraction of its bandwidth, V3 §3.2.2), and explicit routes for the pairs that talk:
+// pipeline neighbours, DeepEP's all-to-all peers (the same-index GPU of every other node of the EP group, or every
+// GPU of the group inside one node), and each GPU's path to the sink through its own NIC.
+void build_topology_platform(Simulation& sim, sg4::NetZone& zone, const std::string& prefix) {
+  const StepInputs& in = *sim.inputs;
+  const topology::Topology& topo = *in.topology;
+  const int pp = in.program.devices;
+  const int ranks = in.replicas * pp;
+  auto gpu_index = [&](int rank) { return (rank % pp) * in.replicas + rank / pp; };  // stage-major placement
+  for (int rank = 0; rank < ranks; ++rank)
+    sim.gpu.push_back(zone.create_host(prefix + "gpu" + std::to_string(rank), kHostSpeed));
+  sim.gpu_nvlink = sim.gpu;
+  sim.sink = zone.create_host(prefix + "rest-of-cluster", kHostSpeed);
+
+  std::map<topology::EdgeId, sg4::SplitDuplexLink*> links;
+  auto link_of = [&](topology::EdgeId id) {
+    auto found = links.find(id);
+    if (found != links.end()) return found->second;
+    const topology::Link& link = topo.link(id);
+    const double efficiency = link.kind == topology::LinkKind::nvlink ? kNvlinkEfficiency : kInfinibandEfficiency;
+    auto* created = zone.create_split_duplex_link(prefix + "e" + std::to_string(id),
+                                                  link.bandwidth_bytes_per_s * efficiency);
+    created->set_latency(link.latency_s)->seal();
+    return links.emplace(id, created).first->second;
+  };
+  // The edges of a path from vertex `from`, each in the direction it is crossed.
+  auto hops = [&](topology::VertexId from, const std::vector<topology::EdgeId>& path) {
+    std::vector<sg4::LinkInRoute> route;
+    topology::VertexId at = from;
+    for (topology::EdgeId id : path) {
+      const bool forward = topo.edge_slots.at(id).from == at;
+      route.emplace_back(link_of(id), forward ? sg4::LinkInRoute::Direction::UP : sg4::LinkInRoute::Direction::DOWN);
+      at = topo.other_end(id, at);
+    }
+    return route;
+  };
+  auto connect = [&](int rank_a, int rank_b) {
+    const int a = gpu_index(rank_a), b = gpu_index(rank_b);
+    const auto path = topology::route(topo, a, b, static_cast<std::uint64_t>(a) * 1000003u + static_cast<std::uint64_t>(b));
+    zone.add_route(sim.gpu[static_cast<std::size_t>(rank_a)]->get_netpoint(),
+                   sim.gpu[static_cast<std::size_t>(rank_b)]->get_netpoint(), nullptr, nullptr,
+                   hops(topo.gpus.at(static_cast<std::size_t>(a)), path), false);
+  };
+  auto* sink_link = zone.create_split_duplex_link(prefix + "sink", kSinkBandwidth)->seal();
+  sim.ep_peers.assign(static_cast<std::size_t>(ranks), {});
+  for (int rank = 0; rank < ranks; ++rank) {
+    const int replica = rank / pp, device = rank % pp;
+    if (device + 1 < pp) connect(rank, rank + 1);
+    if (device > 0) connect(rank, rank - 1);
+    // DeepSeek-V3's plans have tp = 1 here: a replica is one GPU of its stage, EP groups are ep consecutive ones.
+    if (in.has_all_to_all) {
+      const int group_first = replica / static_cast<int>(in.ep) * static_cast<int>(in.ep);
+      const int node = gpu_index(rank) / static_cast<int>(in.gpus_per_node);
+      for (int other = group_first; other < group_first + static_cast<int>(in.ep); ++other) {
+        if (other == replica) continue;
+        const int peer = other * pp + device;
+        const int peer_node = gpu_index(peer) / static_cast<int>(in.gpus_per_node);
+        const bool same_index = gpu_index(peer) % in.gpus_per_node == gpu_index(rank) % in.gpus_per_node;
+        if (in.intranode_ep ? peer_node == node : (peer_node != node && same_index)) {
+          sim.ep_peers[static_cast<std::size_t>(rank)].push_back(peer);
+          connect(rank, peer);
+        }
+      }
+    }
+    const auto& port = topo.gpu_ports.at(static_cast<std::size_t>(gpu_index(rank)));
+    auto route = hops(port.gpu, {port.pcie, port.uplink});
+    route.emplace_back(sink_link, sg4::LinkInRoute::Direction::UP);
+    zone.add_route(sim.gpu[static_cast<std::size_t>(rank)]->get_netpoint(), sim.sink->get_netpoint(), nullptr,
+                   nullptr, route, false);
+  }
+}
+
 // Runs in the child process: simulates every request side by side (disjoint hosts) and writes the records.
 void simulate_in_child(const std::vector<StepInputs>& all_inputs, int fd) {
   int argc = 4;
@@ -282,14 +375,22 @@ void simulate_in_child(const std::vector<StepInputs>& all_inputs, int fd) {
     sim->inputs = &inputs;
     sims.push_back(std::move(sim));
   }
-  // One star zone holds every request's GPUs: each GPU has its own NIC link (split duplex: what it sends and what
-  // it receives do not share) and, as a second endpoint, its NVLink link; a sink stands for the rest of the
-  // cluster. Requests share no link, so they simulate side by side without interfering.
-  auto* zone = sg4::create_star_zone("cluster");
+  // Symmetric mode: one star zone holds every request's GPUs; each GPU has its own NIC link (split duplex: what it
+  // sends and what it receives do not share) and, as a second endpoint, its NVLink link; a sink stands for the
+  // rest of the cluster. Full mode: a full zone whose routes are the topology's (sim/topology), link by link.
+  // Requests share no link either way, so they simulate side by side without interfering.
+  const bool on_topology = all_inputs.front().topology != nullptr;
+  auto* zone = on_topology ? sg4::create_full_zone("cluster") : sg4::create_star_zone("cluster");
   for (std::size_t r = 0; r < sims.size(); ++r) {
     Simulation& sim = *sims[r];
     const StepInputs& in = *sim.inputs;
     const int ranks = in.replicas * in.program.devices;
+    const std::string prefix = "req" + std::to_string(r) + ".";
+    sim.records.resize(static_cast<std::size_t>(ranks));
+    if (on_topology) {
+      build_topology_platform(sim, *zone, prefix);
+      continue;
+    }
     auto add_host = [&](const std::string& name, double bandwidth, double latency) {
       sg4::Host* host = zone->create_host(name, kHostSpeed);
       auto* link = zone->create_split_duplex_link(name + ".link", bandwidth)->set_latency(latency)->seal();
@@ -297,14 +398,12 @@ void simulate_in_child(const std::vector<StepInputs>& all_inputs, int fd) {
                       {sg4::LinkInRoute(link, sg4::LinkInRoute::Direction::UP)}, true);
       return host;
     };
-    const std::string prefix = "req" + std::to_string(r) + ".";
     for (int rank = 0; rank < ranks; ++rank) {
       sim.gpu.push_back(add_host(prefix + "gpu" + std::to_string(rank), in.nic_bytes_per_s, kNicLatencyS));
       sim.gpu_nvlink.push_back(
           add_host(prefix + "gpu" + std::to_string(rank) + ".nvlink", in.nvlink_bytes_per_s, 0.0));
     }
     sim.sink = add_host(prefix + "rest-of-cluster", kSinkBandwidth, 0.0);
-    sim.records.resize(static_cast<std::size_t>(ranks));
   }
   zone->seal();
 
@@ -370,6 +469,16 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
   const auto& analytic_schedule = find_schedule(job.schedule);
   const auto devices = device_loads(analytic_schedule, stages, plan.pp);
 
+  // Full mode plays the step on the cluster's real network: build it once for every request.
+  topology::Topology topology_for_full_mode;
+  if (engine_spec.mode == "full") {
+    if (plan.tp * plan.cp != 1) {
+      const auto where = scenario.key_locations.find("training.parallelism");
+      throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
+                       "engine.mode", "full mode simulates plans with tp = cp = 1 for now; use engine.mode: symmetric");
+    }
+    topology_for_full_mode = topology::build_topology(scenario.cluster);
+  }
   std::vector<StepInputs> all_inputs;
   for (const auto& request : requests) {
     StepInputs in;
@@ -397,7 +506,10 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     in.nvlink_bytes_per_s = comm.nvlink_bytes_per_s();
     for (const auto& device : devices) in.update.push_back(parameter_update_cost(scenario, device, kernels, comm));
     in.record_trace = request.record_trace;
+    in.ep = plan.ep;
+    in.gpus_per_node = scenario.cluster.gpus_per_node;
     if (engine_spec.mode == "full") {
+      in.topology = &topology_for_full_mode;
       in.replicas = static_cast<int>(plan.dp);
       // EP groups are carved out of the dp x tp ranks of one stage: ep / tp consecutive replicas per group.
       in.ep_group_replicas = static_cast<int>(std::max<std::int64_t>(1, plan.ep / plan.tp));
