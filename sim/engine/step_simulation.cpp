@@ -102,6 +102,7 @@ struct DeviceRecord {
 
 struct Simulation {
   const StepInputs* inputs = nullptr;
+  std::string prefix;                 // "req<N>.": keeps the names of requests simulated side by side apart
   std::vector<sg4::Host*> gpu;        // rank -> host (NIC link)
   std::vector<sg4::Host*> gpu_nvlink; // rank -> host reached over its NVLink link
   sg4::Host* sink = nullptr;
@@ -123,8 +124,8 @@ void record(Simulation& sim, int rank, int stream, double start, double end, con
   sim.trace.push_back(event);
 }
 
-std::string mailbox_name(int replica, int device, char pass, int micro_batch, int stage) {
-  return "r" + std::to_string(replica) + ".d" + std::to_string(device) + "." + pass + ".m" +
+std::string mailbox_name(const std::string& prefix, int replica, int device, char pass, int micro_batch, int stage) {
+  return prefix + "r" + std::to_string(replica) + ".d" + std::to_string(device) + "." + pass + ".m" +
          std::to_string(micro_batch) + ".s" + std::to_string(stage);
 }
 
@@ -145,7 +146,7 @@ void run_device(Simulation* sim, int replica, int device) {
   // (m, s) and the gradient for backward (m, s). Same-GPU neighbours need no message: program order covers them.
   auto wait_for = [&](char pass, int micro_batch, int stage, int source_stage) {
     if (schedule::device_of(program, micro_batch, source_stage) == device) return;
-    sg4::Mailbox::by_name(mailbox_name(replica, device, pass, micro_batch, stage))->get<int>();
+    sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, device, pass, micro_batch, stage))->get<int>();
   };
   auto send = [&](char pass, int micro_batch, int consumer_stage, double bytes) {
     const int target = schedule::device_of(program, micro_batch, consumer_stage);
@@ -153,7 +154,7 @@ void run_device(Simulation* sim, int replica, int device) {
     static int token = 0;
     // Detached: the sender goes on at once (buffered, as the timeline evaluator assumes); the bytes still cross
     // both NIC links and share them with the all-to-all.
-    sg4::Mailbox::by_name(mailbox_name(replica, target, pass, micro_batch, consumer_stage))
+    sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, target, pass, micro_batch, consumer_stage))
         ->put_init(&token, static_cast<std::uint64_t>(bytes))
         ->detach();
     ++rec.activities;
@@ -165,13 +166,13 @@ void run_device(Simulation* sim, int replica, int device) {
   for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
     using schedule::ChunkKind;
     if (chunk.kind == ChunkKind::forward || chunk.kind == ChunkKind::forward_backward)
-      sg4::Mailbox::by_name(mailbox_name(replica, device, 'F', chunk.micro_batch, chunk.stage))
+      sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, device, 'F', chunk.micro_batch, chunk.stage))
           ->set_receiver(sg4::Actor::self());
     if (chunk.kind == ChunkKind::backward_input || chunk.kind == ChunkKind::backward)
-      sg4::Mailbox::by_name(mailbox_name(replica, device, 'B', chunk.micro_batch, chunk.stage))
+      sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, device, 'B', chunk.micro_batch, chunk.stage))
           ->set_receiver(sg4::Actor::self());
     if (chunk.kind == ChunkKind::forward_backward)
-      sg4::Mailbox::by_name(mailbox_name(replica, device, 'B', chunk.paired_micro_batch, chunk.paired_stage))
+      sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, device, 'B', chunk.paired_micro_batch, chunk.paired_stage))
           ->set_receiver(sg4::Actor::self());
   }
 
@@ -386,6 +387,7 @@ void simulate_in_child(const std::vector<StepInputs>& all_inputs, int fd) {
     const StepInputs& in = *sim.inputs;
     const int ranks = in.replicas * in.program.devices;
     const std::string prefix = "req" + std::to_string(r) + ".";
+    sim.prefix = prefix;
     sim.records.resize(static_cast<std::size_t>(ranks));
     if (on_topology) {
       build_topology_platform(sim, *zone, prefix);

@@ -104,6 +104,13 @@ TEST(Engine, AgreesWithTheAnalyticPathWithinTenPercentOnTheBundledScenarios) {
   }
 }
 
+TEST(Engine, StepsSimulatedSideBySideDoNotInterfere) {
+  // The default scenario simulates its final batch beside the ramp's first batch; alone, the same step.
+  const double beside_the_ramp = run_training(load(kDefault), nullptr).step.step_s;
+  const double alone = run_training(load(kDefault, {"training.global_batch=15360"}), nullptr).step.step_s;
+  EXPECT_DOUBLE_EQ(beside_the_ramp, alone);
+}
+
 TEST(Engine, BreakdownAddsUpToTheStep) {
   const auto step = run_training(load(kDefault), nullptr).step;
   EXPECT_NEAR(step.steady_s + step.bubble_s + step.exposed_communication_s + step.data_parallel_s + step.optimizer_s,
