@@ -38,7 +38,7 @@ measure "256 GPUs (DP 16, EP 16, 31 layers), full" "$default" model.layers=31 cl
   training.parallelism.dp=16 training.parallelism.ep=16 training.global_batch=512 engine.mode=full
 measure "1,024 GPUs (DP 64), 32 micro-batches, full" "$default" cluster.gpus=1024 \
   training.parallelism.dp=64 training.global_batch=2048 engine.mode=full
-measure "2,048 GPUs, 120 micro-batches, full" "$default" engine.mode=full
+measure "2,048 GPUs (DP 128), 32 micro-batches, full" "$default" training.global_batch=4096 engine.mode=full
 measure "16,384 GPUs (DP 1024), 32 micro-batches, symmetric" "$default" cluster.gpus=16384 \
   training.parallelism.dp=1024 training.global_batch=32768
 measure "50,176 GPUs (DP 3136), 32 micro-batches, symmetric" "$big"

@@ -38,10 +38,6 @@ constexpr double kNicLatencyS = 3.7e-6 / 2.0;
 
 // ---- what each chunk costs, prepared before the simulation ------------------------------------------------------
 
-struct DeviceInputs {
-  double compute_scale = 1;  // slow-GPU factor
-};
-
 struct StepInputs {
   const Scenario* scenario = nullptr;
   const std::vector<StageCost>* stages = nullptr;
