@@ -16,33 +16,24 @@
 // run; nothing in the order needs micro-batches >= pp.
 #include "schedule/builders.hpp"
 
-#include <algorithm>
+#include <vector>
 
 namespace fleetsim::schedule {
 
 PipelineProgram build_zb1p(int pp_devices, int micro_batches) {
-  constexpr std::string_view kName = "zb1p";
-  detail::require_positive(kName, pp_devices, micro_batches);
-  PipelineProgram program = detail::empty_program(kName, pp_devices, pp_devices, micro_batches);
-  for (int s = 0; s < pp_devices; ++s) program.device_of_stage[static_cast<std::size_t>(s)] = s;
-
+  detail::require_positive("zb1p", pp_devices, micro_batches);  // before sizing anything by pp_devices
+  // Device d runs W of micro-batch j right after B of micro-batch j + d; the last d weight backwards drain at the end.
+  std::vector<int> next_weight(static_cast<std::size_t>(pp_devices), 0);
+  PipelineProgram program = detail::one_forward_one_backward(
+      "zb1p", pp_devices, micro_batches, [&](std::vector<Chunk>& chunks, int device, int micro_batch) {
+        chunks.push_back({ChunkKind::backward_input, micro_batch, device});
+        if (micro_batch >= device)
+          chunks.push_back({ChunkKind::backward_weight, next_weight[static_cast<std::size_t>(device)]++, device});
+      });
   for (int d = 0; d < pp_devices; ++d) {
     auto& chunks = program.per_device[static_cast<std::size_t>(d)];
-    const int warmup = std::min(pp_devices - 1 - d, micro_batches);
-    int next_forward = 0;
-    int next_weight = 0;
-    auto backward_then_delayed_weight = [&](int micro_batch) {
-      chunks.push_back({ChunkKind::backward_input, micro_batch, d});
-      if (micro_batch >= d) chunks.push_back({ChunkKind::backward_weight, next_weight++, d});
-    };
-    for (; next_forward < warmup; ++next_forward) chunks.push_back({ChunkKind::forward, next_forward, d});
-    int next_backward = 0;
-    while (next_forward < micro_batches) {
-      chunks.push_back({ChunkKind::forward, next_forward++, d});
-      backward_then_delayed_weight(next_backward++);
-    }
-    while (next_backward < micro_batches) backward_then_delayed_weight(next_backward++);
-    while (next_weight < micro_batches) chunks.push_back({ChunkKind::backward_weight, next_weight++, d});
+    for (int& w = next_weight[static_cast<std::size_t>(d)]; w < micro_batches; ++w)
+      chunks.push_back({ChunkKind::backward_weight, w, d});
   }
   return program;
 }
