@@ -140,9 +140,31 @@ void run_device(Simulation* sim, int replica, int device) {
 
   // Mailboxes are keyed by (pass, micro-batch, the stage that consumes the message): the activation for forward
   // (m, s) and the gradient for backward (m, s). Same-GPU neighbours need no message: program order covers them.
+  // Every receive is posted at time 0, before anything is sent, so that a transfer starts as soon as it is sent (as
+  // an RDMA write would) and a chunk waits until its input has fully arrived. (A mailbox with a permanent receiver
+  // would start transfers early too, but SimGrid 3.32 then lets a get() that coincides with the send return before
+  // the bytes have crossed the network.)
+  std::map<std::string, sg4::CommPtr> receives;
+  std::vector<std::unique_ptr<int*>> payloads;
+  auto post_receive = [&](char pass, int micro_batch, int stage, int source_stage) {
+    if (source_stage < 0 || source_stage >= program.stages) return;
+    if (schedule::device_of(program, micro_batch, source_stage) == device) return;
+    const std::string name = mailbox_name(sim->prefix, replica, device, pass, micro_batch, stage);
+    payloads.push_back(std::make_unique<int*>(nullptr));
+    receives.emplace(name, sg4::Mailbox::by_name(name)->get_async<int>(payloads.back().get()));
+  };
+  for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
+    using schedule::ChunkKind;
+    if (chunk.kind == ChunkKind::forward || chunk.kind == ChunkKind::forward_backward)
+      post_receive('F', chunk.micro_batch, chunk.stage, chunk.stage - 1);
+    if (chunk.kind == ChunkKind::backward_input || chunk.kind == ChunkKind::backward)
+      post_receive('B', chunk.micro_batch, chunk.stage, chunk.stage + 1);
+    if (chunk.kind == ChunkKind::forward_backward)
+      post_receive('B', chunk.paired_micro_batch, chunk.paired_stage, chunk.paired_stage + 1);
+  }
   auto wait_for = [&](char pass, int micro_batch, int stage, int source_stage) {
     if (schedule::device_of(program, micro_batch, source_stage) == device) return;
-    sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, device, pass, micro_batch, stage))->get<int>();
+    receives.at(mailbox_name(sim->prefix, replica, device, pass, micro_batch, stage))->wait();
   };
   auto send = [&](char pass, int micro_batch, int consumer_stage, double bytes) {
     const int target = schedule::device_of(program, micro_batch, consumer_stage);
@@ -155,22 +177,6 @@ void run_device(Simulation* sim, int replica, int device) {
         ->detach();
     ++rec.activities;
   };
-
-  // Claim this GPU's mailboxes before anything is sent (every actor starts at time 0, before any chunk ends): a
-  // mailbox with a permanent receiver starts a transfer as soon as it is sent, as an RDMA write would, instead of
-  // when the receiver asks for it.
-  for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
-    using schedule::ChunkKind;
-    if (chunk.kind == ChunkKind::forward || chunk.kind == ChunkKind::forward_backward)
-      sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, device, 'F', chunk.micro_batch, chunk.stage))
-          ->set_receiver(sg4::Actor::self());
-    if (chunk.kind == ChunkKind::backward_input || chunk.kind == ChunkKind::backward)
-      sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, device, 'B', chunk.micro_batch, chunk.stage))
-          ->set_receiver(sg4::Actor::self());
-    if (chunk.kind == ChunkKind::forward_backward)
-      sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, device, 'B', chunk.paired_micro_batch, chunk.paired_stage))
-          ->set_receiver(sg4::Actor::self());
-  }
 
   for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
     using schedule::ChunkKind;
