@@ -28,8 +28,8 @@ MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<Stag
   memory.capacity_bytes = scenario.cluster.gpu.hbm_bytes;
   memory.reserved_bytes = kReservedFraction * memory.capacity_bytes;
   // Dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep: ZeRO shards over those.
-  const double dense_ranks = static_cast<double>(plan.dp * plan.cp);
-  const double expert_ranks = static_cast<double>(std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep));
+  const double dense_ranks = static_cast<double>(data_parallel_ranks(plan, false));
+  const double expert_ranks = static_cast<double>(data_parallel_ranks(plan, true));
 
   // The device with the most bytes in total is the one that must fit.
   for (const auto& device : device_loads(schedule, stages, plan.pp)) {

@@ -133,12 +133,21 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   return stages;
 }
 
+bool overlaps_expert_communication(const Scenario& scenario) {
+  const auto& job = *scenario.training;
+  return find_schedule(job.schedule).overlaps_expert_communication && job.parallelism.ep > 1;
+}
+
+double overlapped_compute_stretch(const Scenario& scenario) {
+  // While all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the GEMMs run on the rest.
+  const auto sms = scenario.cluster.gpu.sm_count;
+  if (!overlaps_expert_communication(scenario) || sms <= kCommunicationSms) return 1.0;
+  return static_cast<double>(sms) / static_cast<double>(sms - kCommunicationSms);
+}
+
 UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& device, const KernelCostModel& kernels,
                                  const CommModel& comm) {
   const auto& plan = scenario.training->parallelism;
-  // Dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep.
-  const std::int64_t dense_ranks = plan.dp * plan.cp;
-  const std::int64_t expert_ranks = std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep);
   UpdateCost cost;
   // ZeRO >= 1: reduce-scatter FP32 gradients, all-gather BF16 parameters. ZeRO 0: an all-reduce of FP32 gradients
   // (= reduce-scatter + all-gather of the same bytes).
@@ -149,8 +158,9 @@ UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& dev
   cost.all_gather_s = comm.data_parallel_all_gather_seconds(device.dense_params * gather_bytes, false) +
                       comm.data_parallel_all_gather_seconds(device.expert_params * gather_bytes, true);
   // AdamW on the local shard, bound by HBM bandwidth.
-  const double shard = device.dense_params / static_cast<double>(plan.zero >= 1 ? dense_ranks : 1) +
-                       device.expert_params / static_cast<double>(plan.zero >= 1 ? expert_ranks : 1);
+  const double shard =
+      device.dense_params / static_cast<double>(plan.zero >= 1 ? data_parallel_ranks(plan, false) : 1) +
+      device.expert_params / static_cast<double>(plan.zero >= 1 ? data_parallel_ranks(plan, true) : 1);
   cost.optimizer_s =
       shard * kOptimizerBytesPerParam / (kernels.target().hbm_bandwidth_bytes_per_s * roofline::kMemoryEfficiency);
   return cost;
@@ -184,17 +194,13 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   const auto& job = *scenario.training;
   const auto& plan = job.parallelism;
   const auto& schedule = find_schedule(job.schedule);
-  const auto& gpu = scenario.cluster.gpu;
   StepBreakdown step;
   step.micro_batches = global_batch / (plan.dp * job.micro_batch);
   const double micro_batches = static_cast<double>(step.micro_batches);
   const double visits = static_cast<double>(schedule.visits_per_micro_batch);
 
-  // When all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the GEMMs run on the rest.
-  const bool overlap = schedule.overlaps_expert_communication && plan.ep > 1;
-  double compute_scale = 1.0;
-  if (overlap && gpu.sm_count > kCommunicationSms)
-    compute_scale = static_cast<double>(gpu.sm_count) / static_cast<double>(gpu.sm_count - kCommunicationSms);
+  const bool overlap = overlaps_expert_communication(scenario);
+  const double compute_scale = overlapped_compute_stretch(scenario);
 
   // The slowest device sets the pace of the whole pipeline: overlapped communication costs only what outlasts
   // the compute beside it, otherwise it adds to it.

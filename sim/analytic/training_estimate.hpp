@@ -57,6 +57,11 @@ struct DeviceLoad {
 std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std::vector<StageCost>& stages,
                                      std::int64_t pp);
 
+// Whether the schedule hides the MoE all-to-all behind another micro-batch's compute (DualPipe-style, EP > 1), and
+// how much longer the compute of such an overlapped chunk takes on the SMs DeepEP leaves free (1 when no overlap).
+bool overlaps_expert_communication(const Scenario& scenario);
+double overlapped_compute_stretch(const Scenario& scenario);
+
 // The per-step parameter update of one device: data-parallel gradient reduce-scatter and parameter all-gather
 // (ZeRO), and the optimizer on the local shard.
 struct UpdateCost {

@@ -86,7 +86,7 @@ double CommModel::p2p_seconds(double bytes) const {
   return bytes / nic_bytes_per_s_;
 }
 
-static std::int64_t data_parallel_ranks(const ParallelPlan& plan, bool experts) {
+std::int64_t data_parallel_ranks(const ParallelPlan& plan, bool experts) {
   return experts ? std::max<std::int64_t>(1, plan.dp * plan.tp * plan.cp / plan.ep) : plan.dp * plan.cp;
 }
 

@@ -27,6 +27,11 @@ inline constexpr double kNvlinkEfficiency = 160.0 / 200.0;
 // SMs DeepSeek-V3 dedicates to all-to-all communication while it overlaps compute (V3 §3.2.2: 20 of 132).
 inline constexpr std::int64_t kCommunicationSms = 20;
 
+// Ranks holding the same parameters, over which gradients are reduced and ZeRO shards: dp x cp for the dense
+// parameters, dp x tp x cp / ep for the routed experts (EP groups are carved out of the data- and tensor-parallel
+// ranks).
+std::int64_t data_parallel_ranks(const ParallelPlan& plan, bool experts);
+
 class CommModel {
  public:
   // With `collectives`, data-parallel collectives and pipeline transfers are timed on the cluster's topology with

@@ -498,11 +498,8 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
                        std::string(error.what()) + " (a step of " + std::to_string(request.global_batch) +
                            " sequences gives " + std::to_string(micro_batches) + " micro-batches per pipeline)");
     }
-    const auto& gpu = scenario.cluster.gpu;
-    in.overlap = analytic_schedule.overlaps_expert_communication && plan.ep > 1;
-    if (in.overlap && gpu.sm_count > kCommunicationSms)
-      in.overlap_slowdown =
-          static_cast<double>(gpu.sm_count) / static_cast<double>(gpu.sm_count - kCommunicationSms);
+    in.overlap = overlaps_expert_communication(scenario);
+    in.overlap_slowdown = overlapped_compute_stretch(scenario);
     in.expert_stretch = 1.0 + engine_spec.expert_skew;
     in.intranode_ep = plan.ep <= scenario.cluster.gpus_per_node;
     in.has_all_to_all = plan.ep > 1;
