@@ -1,8 +1,11 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <stdexcept>
 
 #include "analytic/training_estimate.hpp"
 #include "cost/roofline.hpp"
+#include "schedule/schedule.hpp"
 
 namespace fleetsim {
 namespace {
@@ -66,7 +69,7 @@ double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t
 }  // namespace
 
 std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
-                                   CostSourceCounts& sources) {
+                                   CostSourceCounts& sources, const OpCostVisitor& visit) {
   const auto& job = *scenario.training;
   const auto& schedule = find_schedule(job.schedule);
   const std::int64_t stage_count = job.parallelism.pp * schedule.stage_multiplier;
@@ -87,11 +90,13 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
       if (op.kind == OpKind::all_to_all) {
         OpCost cost{comm.moe_all_to_all_seconds(op), CostSource::comm_model};
         sources.add(cost);
+        if (visit) visit(stages.size(), op, cost);
         (op.phase == Phase::forward ? stage.forward_comm_s : stage.backward_comm_s) += cost.seconds;
         continue;
       }
       OpCost cost = kernels.compute_op(op);
       sources.add(cost);
+      if (visit) visit(stages.size(), op, cost);
       const bool expert = op.kind == OpKind::grouped_gemm;
       switch (op.phase) {
         case Phase::forward:
@@ -261,6 +266,31 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
 
   step.step_s = step.steady_s + step.bubble_s + step.exposed_communication_s + step.data_parallel_s +
                 step.optimizer_s;
+
+  // Phase totals on the slowest device: its chunks of each kind (counted in the schedule's program) times their
+  // stand-alone durations (all-to-all on the path, all SMs computing) or, for F&B, the overlapped one. Chunk times
+  // are the device's average over the stages it holds, so for DualPipe, whose warm-up runs more chunks of one
+  // stage than of the other, these are approximate; the event-driven engine reads them off its timeline.
+  PhaseTotals& phases = step.phases;
+  phases.device = static_cast<int>(slowest - devices.data());
+  phases.bubble_s = step.bubble_s;
+  phases.update_s = step.data_parallel_s + step.optimizer_s;
+  if (step.micro_batches <= std::numeric_limits<int>::max()) {
+    try {
+      const auto program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp),
+                                                    static_cast<int>(step.micro_batches));
+      const auto counts = schedule::count_chunks(program, phases.device);
+      const double forward = slowest->forward_compute_s + slowest->forward_comm_s;
+      const double backward_input = slowest->backward_input_compute_s + slowest->backward_comm_s;
+      const double weight = slowest->backward_weight_compute_s;
+      phases.forward_s = counts.forward * forward;
+      phases.backward_input_s = counts.backward_input * backward_input + counts.backward * (backward_input + weight);
+      phases.backward_weight_s = counts.backward_weight * weight;
+      phases.overlapped_s = counts.forward_backward * times.overlapped_forward_backward;
+    } catch (const std::invalid_argument&) {
+      // A batch the schedule cannot run as a program (e.g. DualPipe below 2 x pp micro-batches): totals only.
+    }
+  }
   step.compute_busy_s = step.steady_s + step.optimizer_s;
   return step;
 }

@@ -72,7 +72,22 @@ struct UpdateCost {
 UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& device, const KernelCostModel& kernels,
                                  const CommModel& comm);
 
+// Where the critical GPU's step goes, phase by phase, as DeepSeek's own breakdown reports it (ISCA 2505.09343
+// Table 4: 1F, 1B, 1W, 1F1B, bubble, opt): the wall time of its chunks of each kind over the whole step, a chunk's
+// all-to-all included when nothing overlaps it. forward + backward_input + backward_weight + overlapped + bubble +
+// update = the step.
+struct PhaseTotals {
+  double forward_s = 0;          // stand-alone forward chunks (pipeline fill, DualPipe's warm-up)
+  double backward_input_s = 0;   // stand-alone backward chunks: inputs-only, or full where the schedule fuses B+W
+  double backward_weight_s = 0;  // stand-alone weight-gradient chunks (zero-bubble W)
+  double overlapped_s = 0;       // DualPipe's F&B chunks: a forward and a backward overlapped (ISCA's "1F1B")
+  double bubble_s = 0;           // idle before the last chunk: waiting for the pipeline's inputs
+  double update_s = 0;           // after the last chunk: gradient reduce-scatter, optimizer, unhidden all-gather
+  int device = 0;                // the pipeline device these are read on (the one that finishes the step last)
+};
+
 struct StepBreakdown {
+  PhaseTotals phases;
   double forward_chunk_s = 0;         // F of the slowest device, including the SM share lost to communication
   double backward_input_chunk_s = 0;  // B
   double backward_weight_chunk_s = 0; // W
@@ -129,9 +144,13 @@ struct TrainingEstimate {
 // Thrown (as InputError by the caller, with key and breakdown) when the plan does not fit in GPU memory.
 std::string describe_memory(const MemoryBreakdown& memory);
 
-// Costs every stage chunk of one micro-batch.
+// Called for every op costed: the stage index, the op and what it costs (one micro-batch).
+using OpCostVisitor = std::function<void(std::size_t stage, const Op& op, const OpCost& cost)>;
+
+// Costs every stage chunk of one micro-batch; `visit`, when given, sees each op and its cost.
 std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
-                                   CostSourceCounts& sources);
+                                   CostSourceCounts& sources, const OpCostVisitor& visit = {});
+
 
 // Step time at `global_batch` sequences from costed stages.
 StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCost>& stages,
@@ -147,6 +166,10 @@ struct TrainingModels {
   collective::CollectiveModel collectives;  // collectives on the cluster's topology, all groups at once
   CommModel comm;
 };
+
+// Every op of one micro-batch on every stage with its cost, as CSV (`fleetsim run --ops FILE`): where the time of
+// a chunk goes, which ops a profile answers and which fall back to the roofline.
+std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models);
 
 // Costs the stages and checks memory: an estimate with stages, memory and cost sources filled in. Throws
 // InputError (key training.parallelism, with the breakdown) when the plan does not fit in GPU memory.

@@ -28,7 +28,7 @@ constexpr int kExitBadInput = 2;
 constexpr const char* kUsage = R"(usage: fleetsim COMMAND [ARGS]
 
 Commands:
-  run SCENARIO.yaml [--json FILE] [--trace FILE] [--set KEY=VALUE ...] [--seed N]
+  run SCENARIO.yaml [--json FILE] [--trace FILE] [--ops FILE] [--set KEY=VALUE ...] [--seed N]
         simulate the scenario; print a summary, or the JSON report with --json - (stdout) or --json FILE;
         --trace FILE writes the simulated step as a Chrome trace (open it in ui.perfetto.dev)
   validate
@@ -45,7 +45,7 @@ Options:
 Exit codes: 0 success, 2 bad input (file, key and line are named), 1 internal error.
 )";
 
-constexpr const char* kRunUsage = R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--trace FILE] [--set KEY=VALUE ...] [--seed N]
+constexpr const char* kRunUsage = R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--trace FILE] [--ops FILE] [--set KEY=VALUE ...] [--seed N]
 
 Simulates one scenario (docs/scenario-format.md) and prints a human summary.
   --json FILE       write the JSON report to FILE (written to a temporary file, then renamed); '-' for stdout
@@ -54,6 +54,8 @@ Simulates one scenario (docs/scenario-format.md) and prints a human summary.
   --set KEY=VALUE   override one key by its dotted path, e.g. --set training.parallelism.pp=8 (repeatable);
                     --set engine.backend=analytic takes the fast closed-form path instead of SimGrid
   --seed N          random seed (default: the scenario's `seed`, else 1); same scenario and seed, same bytes
+  --ops FILE        write every op of one micro-batch on every pipeline stage with its cost as CSV (stage, layer,
+                    op, phase, shape, GFLOP, HBM MB, seconds, source, TFLOPS): where a chunk's time goes
   --stats           print the simulation's own cost to stderr (activities, simulated GPUs, peak memory of the
                     simulation process): what bench/engine/run.sh measures
   --html FILE       not available in this version (exit 2)
@@ -63,6 +65,7 @@ struct RunArguments {
   std::string scenario;
   std::string json_path;
   std::string trace_path;
+  std::string ops_path;
   bool stats = false;
   std::vector<std::string> overrides;
   std::optional<std::uint64_t> seed;
@@ -95,6 +98,8 @@ RunArguments parse_run_arguments(int argc, char** argv) {
       args.seed = seed;
     } else if (arg == "--stats") {
       args.stats = true;
+    } else if (arg == "--ops") {
+      args.ops_path = option_value(argc, argv, i);
     } else if (arg == "--trace") {
       args.trace_path = option_value(argc, argv, i);
     } else if (arg == "--html") {
@@ -128,6 +133,7 @@ int run_command(int argc, char** argv) {
     std::fprintf(stderr, "fleetsim stats: backend %s, %lld simulated GPUs, %lld activities, simulation peak RSS %.0f MiB\n",
                  estimate.backend.c_str(), static_cast<long long>(estimate.engine_actors),
                  static_cast<long long>(estimate.engine_activities), estimate.engine_peak_rss_bytes / 1048576.0);
+  if (!args.ops_path.empty()) write_output(args.ops_path, op_costs_csv(scenario, TrainingModels(scenario)), "--ops");
   if (!args.trace_path.empty())
     write_output(args.trace_path,
                  chrome_trace_json(trace, static_cast<int>(scenario.training->parallelism.pp)), "--trace");

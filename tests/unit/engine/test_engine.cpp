@@ -1,5 +1,7 @@
 // The event-driven engine against hand-checked schedules, the analytic path, and its own modes.
 #include <gtest/gtest.h>
+
+#include "schedule/schedule.hpp"
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -117,6 +119,35 @@ TEST(Engine, BreakdownAddsUpToTheStep) {
               step.step_s, 1e-9 * step.step_s);
   EXPECT_GT(step.bubble_s, 0.0);
   EXPECT_EQ(step.micro_batches, 120);
+}
+
+TEST(Engine, PhasesAddUpToTheStepAndHoldTheirChunks) {
+  // The ISCA-style phases (stand-alone F, B, W, overlapped F&B, bubble, parameter update) tile the critical GPU's
+  // step; each chunk phase holds at least its chunks' compute (count x per-micro-batch time, no SM share lost:
+  // stand-alone chunks run on all SMs).
+  const auto estimate = run_training(load(kDefault), nullptr);
+  const auto& step = estimate.step;
+  const auto& ph = step.phases;
+  EXPECT_NEAR(ph.forward_s + ph.backward_input_s + ph.backward_weight_s + ph.overlapped_s + ph.bubble_s + ph.update_s,
+              step.step_s, 1e-9 * step.step_s);
+  EXPECT_NEAR(ph.bubble_s, step.bubble_s, 1e-9 * step.step_s);
+  EXPECT_NEAR(ph.update_s, step.data_parallel_s + step.optimizer_s, 1e-9 * step.step_s);
+  EXPECT_EQ(ph.device, 0);  // DualPipe's first device: nothing hides its parameter all-gather
+  const auto program = schedule::build_schedule("dualpipe", 16, 120);
+  const auto counts = schedule::count_chunks(program, ph.device);
+  // Stand-alone chunks: their stage's compute plus its all-to-all, nothing overlapping (device 0 holds stage 0
+  // and stage 15; 15 + 8 of its 23 forwards, by the eight steps).
+  double forward = 0, weight = 0;
+  for (const auto& chunk : program.per_device[0]) {
+    const auto& stage = estimate.stages.at(static_cast<std::size_t>(chunk.stage));
+    if (chunk.kind == schedule::ChunkKind::forward) forward += stage.forward_compute_s + stage.forward_comm_s;
+    if (chunk.kind == schedule::ChunkKind::backward_weight) weight += stage.backward_weight_compute_s;
+  }
+  EXPECT_NEAR(ph.forward_s / forward, 1.0, 0.01);
+  EXPECT_NEAR(ph.backward_weight_s / weight, 1.0, 0.01);
+  EXPECT_EQ(counts.forward, 23);
+  EXPECT_GT(ph.overlapped_s, counts.forward_backward * step.forward_chunk_s);
+  EXPECT_GT(ph.backward_input_s, ph.forward_s);
 }
 
 TEST(Engine, FullModeAgreesWithSymmetryOnSmallClusters) {

@@ -250,6 +250,35 @@ TEST(DualPipe, ChunkOrderOnPp8With16MicroBatches) {
             "Bi4.s0 W4.s0 Bi5.s0 W5.s0 Bi6.s0 W6.s0 Bi7.s0 W7.s0");
 }
 
+TEST(DualPipe, ChunkCountsOfTheDefaultPlanFollowTheEightSteps) {
+  // PP 16, 120 micro-batches (the default scenario), n = pp/2 = 8. Device 0 (h = 0): forwards 2(n-h-1) + 2(h+1) +
+  // (n-h-1) = 23; inputs-only backwards (n-h-1) in step 3, one in step 6, (n-h-1) in step 7 = 15; full backwards
+  // (n-h-1) in step 5 and one in step 6 = 8; a W for each inputs-only backward = 15; F&B 2(M/2-pp+h+1) + (n-h-1)
+  // = 97. These are the chunks whose times ISCA Table 4's 1F, 1B, 1W and 1F1B rows add up.
+  const auto p = build_schedule("dualpipe", 16, 120);
+  const ChunkCounts first = count_chunks(p, 0);
+  EXPECT_EQ(first.forward, 23);
+  EXPECT_EQ(first.backward_input, 15);
+  EXPECT_EQ(first.backward, 8);
+  EXPECT_EQ(first.backward_weight, 15);
+  EXPECT_EQ(first.forward_backward, 97);
+  // A middle device (h = 7): 2(h+1) forwards plus the first pair split into F and B; step 6's 2(h+1) backwards,
+  // half full, half inputs-only; F&B 2(M/2-pp+h+1) - 1.
+  const ChunkCounts middle = count_chunks(p, 7);
+  EXPECT_EQ(middle.forward, 17);
+  EXPECT_EQ(middle.backward_input, 8);
+  EXPECT_EQ(middle.backward, 9);
+  EXPECT_EQ(middle.backward_weight, 8);
+  EXPECT_EQ(middle.forward_backward, 103);
+  // Every device runs each micro-batch's forward and backward once on each of its two stages: 2 x 120 = F + F&B.
+  for (int d = 0; d < 16; ++d) {
+    const ChunkCounts c = count_chunks(p, d);
+    EXPECT_EQ(c.forward + c.forward_backward, 120) << d;
+    EXPECT_EQ(c.backward_input + c.backward + c.forward_backward, 120) << d;
+    EXPECT_EQ(c.backward_weight, c.backward_input) << d;
+  }
+}
+
 TEST(DualPipe, TheTwoHalvesMirrorEachOther) {
   // Device pp-1-d runs device d's order with the two directions swapped: micro-batch m <-> m + M/2 (mod M), same
   // model stage (device d holds stage d of direction 0, device pp-1-d stage d of direction 1).
