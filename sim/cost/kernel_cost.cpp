@@ -91,7 +91,13 @@ double KernelCostModel::peak_flop_per_s(const GpuSpec& gpu, DataType dtype) cons
 OpCost KernelCostModel::compute_op(const Op& op) const {
   switch (op.kind) {
     case OpKind::gemm:
-    case OpKind::grouped_gemm: return gemm(op);
+    case OpKind::grouped_gemm: {
+      OpCost cost = gemm(op);
+      // The FP8 cast kernels around the GEMM (Op::cast_bytes): memory-bound, at the memory roofline.
+      if (op.cast_bytes > 0)
+        cost.seconds += op.cast_bytes / (target_.hbm_bandwidth_bytes_per_s * roofline::kMemoryEfficiency);
+      return cost;
+    }
     case OpKind::attention: return attention(op);
     case OpKind::all_to_all: return {0.0, CostSource::comm_model};
     default: return memory_bound(op);

@@ -96,8 +96,9 @@ Value build_mla(GraphBuilder& builder, const Site& site, Value input) {
   } else {
     q = add_linear(builder, site, "q_proj", tokens, model.hidden, heads * qk, dtype, x);
   }
+  // kv_down reads the same normalised x as q_down, whose cast it shares.
   Value latent = add_linear(builder, site, "kv_down", shard, model.hidden, a.kv_lora_rank + a.qk_rope_head_dim,
-                            dtype, x);
+                            dtype, x, a.q_lora_rank > 0 ? InputCast::already_fp8 : InputCast::separate);
   Value kv = add_norm(builder, site, "kv_norm", shard, a.kv_lora_rank, latent);
   kv = add_linear(builder, site, "kv_up", tokens, a.kv_lora_rank, heads * (a.qk_nope_head_dim + a.v_head_dim),
                   dtype, kv);

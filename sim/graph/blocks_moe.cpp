@@ -117,8 +117,10 @@ Value build_moe(GraphBuilder& builder, const Site& site, Value input) {
   // The experts on this GPU receive, under balance, as many copies as it sent.
   const std::int64_t local_experts = m.routed_experts / ep;
   const DataType dtype = builder.linear_dtype();
+  // The permute wrote the copies in the dispatch precision (FP8 under FP8 training): no cast of their own.
   Value y = add_grouped_linear(builder, site, "experts_gate_up", copies, local_experts, hidden,
-                               2 * m.expert_intermediate, dtype, routed);
+                               2 * m.expert_intermediate, dtype, routed,
+                               dispatch_dtype == DataType::fp8 ? InputCast::already_fp8 : InputCast::separate);
   const double activated = copies * static_cast<double>(m.expert_intermediate);
   y = add_elementwise(builder, site, "experts_swiglu", 2 * activated, activated, kSwigluFlopsPerElement, {y});
   y = add_grouped_linear(builder, site, "experts_down", copies, local_experts, m.expert_intermediate, hidden, dtype,

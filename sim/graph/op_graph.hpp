@@ -65,6 +65,11 @@ struct Op {
   GemmShape gemm;                   // gemm / grouped_gemm
   AttentionShape attention;         // attention
   bool model_flops = true;          // counts towards MFU (false for recomputation)
+  // FP8 GEMMs only: HBM bytes of the separate cast kernels that bring this GEMM's operands to FP8 with their
+  // scales (V3 §3.5.2: the BF16 output of the previous op is read back from HBM, quantised and written as FP8, only
+  // to be read again by the GEMM; for the weight gradient the cached 1x128 FP8 activation is read, transposed and
+  // re-quantised into 128x1 tiles). Costed at the memory roofline on top of the GEMM itself.
+  double cast_bytes = 0;
 };
 
 using OpGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op>;

@@ -26,7 +26,7 @@ Op gemm_op(OpKind kind, DataType dtype, std::int64_t m, std::int64_t n, std::int
 
 Value add_gemm_triple(GraphBuilder& builder, const Site& site, const char* name, OpKind kind, double total_rows,
                       std::int64_t m, std::int64_t groups, std::int64_t k, std::int64_t n, DataType dtype,
-                      const std::vector<Value>& inputs) {
+                      const std::vector<Value>& inputs, InputCast cast) {
   if (k <= 0 || n <= 0 || groups <= 0 || total_rows < 0)
     throw std::invalid_argument(std::string("op graph: empty linear layer ") + site.prefix + "." + name);
   const double e = element_bytes(dtype);
@@ -43,6 +43,12 @@ Value add_gemm_triple(GraphBuilder& builder, const Site& site, const char* name,
   // The weight-gradient GEMM's reduction runs over the rows: per group, dW[k x n] = X^T[k x m] dY[m x n].
   backward.dw = gemm_op(kind, dtype, k, n, m, groups, flops, total_rows * kd * e + total_rows * nd * e,
                         weights * kFp32Bytes);
+  if (dtype == DataType::fp8) {
+    const double fp8_tile = wire_bytes(DataType::fp8);  // 1 byte + its share of the 1x128 tile's FP32 scale
+    if (cast == InputCast::separate) forward.cast_bytes = total_rows * kd * (kBf16Bytes + fp8_tile);
+    backward.dx->cast_bytes = total_rows * nd * (kBf16Bytes + fp8_tile);
+    backward.dw->cast_bytes = total_rows * nd * fp8_tile + total_rows * kd * 2.0 * fp8_tile;
+  }
   return builder.add(site, std::move(forward), std::move(backward), inputs);
 }
 
@@ -63,22 +69,24 @@ double wire_bytes(DataType dtype) {
 }
 
 Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
-                 std::int64_t n, DataType dtype, Value x) {
-  return add_linear(builder, site, name, rows, k, n, dtype, std::vector<Value>{x});
+                 std::int64_t n, DataType dtype, Value x, InputCast cast) {
+  const auto m = static_cast<std::int64_t>(std::llround(rows));
+  return add_gemm_triple(builder, site, name, OpKind::gemm, rows, m, 1, k, n, dtype, {x}, cast);
 }
 
 Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
                  std::int64_t n, DataType dtype, const std::vector<Value>& inputs) {
   const auto m = static_cast<std::int64_t>(std::llround(rows));
-  return add_gemm_triple(builder, site, name, OpKind::gemm, rows, m, 1, k, n, dtype, inputs);
+  return add_gemm_triple(builder, site, name, OpKind::gemm, rows, m, 1, k, n, dtype, inputs, InputCast::separate);
 }
 
 Value add_grouped_linear(GraphBuilder& builder, const Site& site, const char* name, double total_rows,
-                         std::int64_t groups, std::int64_t k, std::int64_t n, DataType dtype, Value x) {
+                         std::int64_t groups, std::int64_t k, std::int64_t n, DataType dtype, Value x,
+                         InputCast cast) {
   if (groups <= 0) throw std::invalid_argument("op graph: a grouped GEMM needs at least one group");
   // Rounded up, with a relative slack so that an exact quotient computed in floating point is not bumped up.
   const auto m = static_cast<std::int64_t>(std::ceil(total_rows / static_cast<double>(groups) * (1 - 1e-12)));
-  return add_gemm_triple(builder, site, name, OpKind::grouped_gemm, total_rows, m, groups, k, n, dtype, {x});
+  return add_gemm_triple(builder, site, name, OpKind::grouped_gemm, total_rows, m, groups, k, n, dtype, {x}, cast);
 }
 
 Value add_norm(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t width, Value x) {

@@ -8,8 +8,14 @@
 //   backward_weight  dW = X^T dY    GemmShape{m = k,    n = n, k = rows}
 // each 2 x rows x n x k FLOPs (times `groups` for a grouped GEMM, whose `rows` are per group). Bytes are the
 // inputs and weights read plus the output written, at their element sizes: the math dtype for inputs and weights
-// (FP8 casts are assumed fused into the producing op, as DeepSeek-V3 does, V3 §3.3), BF16 for activations and
-// activation gradients written, FP32 for weight gradients (V3 §3.3: weight gradients accumulate in FP32).
+// BF16 for activations and activation gradients written, FP32 for weight gradients (V3 §3.3: weight gradients
+// accumulate in FP32). An FP8 GEMM's operands go through separate cast kernels (Op::cast_bytes, V3 §3.5.2):
+//   forward          X to 1x128 FP8 tiles: read 2 B, write 1 B + a 4-byte scale per 128 elements
+//   backward_input   dY to 1x128 tiles: read 2 B, write 1 + 4/128 B
+//   backward_weight  dY to 128x1 tiles (written by the same pass that read dY: write 1 + 4/128 B) and the cached
+//                    X read, transposed and re-quantised to 128x1 tiles (read and write 1 + 4/128 B)
+// unless the input arrives in FP8 already (`InputCast::already_fp8`: the dispatched tokens, or an input another
+// GEMM has just cast).
 #pragma once
 
 #include <cstdint>
@@ -34,9 +40,12 @@ double element_bytes(DataType dtype);
 // Bytes per element of a tensor sent over the network in `dtype`, FP8 scales included (1 + 4/128 for FP8).
 double wire_bytes(DataType dtype);
 
+// Whether an FP8 GEMM's forward input needs its own cast kernel.
+enum class InputCast { separate, already_fp8 };
+
 // A dense linear layer over `rows` rows (tokens). Returns its forward output.
 Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
-                 std::int64_t n, DataType dtype, Value x);
+                 std::int64_t n, DataType dtype, Value x, InputCast cast = InputCast::separate);
 // The same over the concatenation of several inputs along k (the MTP projection of [h; embedding]).
 Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
                  std::int64_t n, DataType dtype, const std::vector<Value>& inputs);
@@ -45,7 +54,8 @@ Value add_linear(GraphBuilder& builder, const Site& site, const char* name, doub
 // router): each group is an m x n x k GEMM with m = total_rows / groups (rounded up in the shape; the FLOPs use the
 // exact expectation).
 Value add_grouped_linear(GraphBuilder& builder, const Site& site, const char* name, double total_rows,
-                         std::int64_t groups, std::int64_t k, std::int64_t n, DataType dtype, Value x);
+                         std::int64_t groups, std::int64_t k, std::int64_t n, DataType dtype, Value x,
+                         InputCast cast = InputCast::separate);
 
 // RMSNorm over `rows` rows of `width`. Its weight gradient (`width` values) is produced by the same kernel as the
 // input gradient, so it has no backward-weight vertex of its own.
