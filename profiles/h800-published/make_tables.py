@@ -57,6 +57,22 @@ def attention_rows():
                     f"{flops / time_s / 1e12:.1f},{cache_bytes / time_s / 1e9:.1f},")
     decode(batch=64, heads=16, q_len=1, kv_len=4096, gbps=3000)     # memory-bound regime
     decode(batch=128, heads=128, q_len=2, kv_len=4096, tflops=620)  # compute-bound regime (MTP: 2 query tokens)
+    # Training (prefill) attention, causal, at the pre-training context of 4,096 tokens. FlashMLA publishes no
+    # training kernel, so these are FlashAttention-3's published H100 SXM5 figures (Shah et al. 2024, arXiv
+    # 2407.08608, Figures 5-6: head dim 128, 16k tokens per batch, i.e. batch 4 x 16 heads at 4k); the H100 SXM5 has
+    # the H800's compute die, SM count and clocks (public-figures.md §5). Forward with causal mask: 579 TFLOPS.
+    # Backward: 542 TFLOPS is published without the causal mask only; the causal backward is taken to lose what
+    # the causal forward loses at 4k (579 of the unmasked forward's 638 TFLOPS): 542 x 579 / 638 = 491.9.
+    def prefill(kernel, tflops, backward, batch=4, heads=16, seq=4096, head_dim=128):
+        forward_flops = 4.0 * batch * heads * seq * seq * head_dim / 2  # causal: half the score matrix
+        flops = 2.5 * forward_flops if backward else forward_flops      # FlashAttention's backward convention
+        tensor = batch * seq * heads * head_dim * 2.0                   # one BF16 Q, K, V, O or gradient
+        moved = (5 + 3) * tensor if backward else 4 * tensor            # bwd: Q K V O dO in, dQ dK dV out
+        time_s = flops / (tflops * 1e12)
+        rows.append(f"{kernel},bf16,{batch},{heads},{seq},{seq},{head_dim},{head_dim},1,{time_s * 1e6:.3f},"
+                    f"{tflops:g},{moved / time_s / 1e9:.1f},")
+    prefill("mla_prefill_fwd", 579, backward=False)
+    prefill("mla_prefill_bwd", round(542 * 579 / 638, 1), backward=True)
     return rows
 
 def write(name, rows):

@@ -188,7 +188,9 @@ OpCost KernelCostModel::attention(const Op& op) const {
   }
   double compute_eff = best->flop_per_s / profiled_.bf16_flop_per_s;
   double memory_eff = best->bytes_per_s / profiled_.hbm_bandwidth_bytes_per_s;
-  double seconds = std::max(op.flops / (peak * compute_eff), bytes / (target_.hbm_bandwidth_bytes_per_s * memory_eff));
+  // A row without one of the two rates says nothing about that bound.
+  double seconds = std::max(compute_eff > 0 ? op.flops / (peak * compute_eff) : 0.0,
+                            memory_eff > 0 ? bytes / (target_.hbm_bandwidth_bytes_per_s * memory_eff) : 0.0);
   return {seconds, same_gpu_ ? CostSource::profile : CostSource::profile_transferred};
 }
 
