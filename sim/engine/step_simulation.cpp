@@ -51,6 +51,7 @@ struct StepInputs {
   double nvlink_bytes_per_s = 0;
   std::vector<UpdateCost> update;  // per pipeline device
   bool record_trace = false;
+  bool rendezvous = true;         // EngineSpec::p2p: sends wait for their receiver (else buffered)
   int replicas = 1;               // pipelines simulated (full mode: every DP replica)
   int ep_group_replicas = 1;      // pipelines whose same-stage GPUs form one EP group (full mode)
   int slow_rank = -1;             // GPU that computes slow_factor times slower
@@ -149,43 +150,80 @@ void run_device(Simulation* sim, int replica, int device) {
   // an RDMA write would) and a chunk waits until its input has fully arrived. (A mailbox with a permanent receiver
   // would start transfers early too, but SimGrid 3.32 then lets a get() that coincides with the send return before
   // the bytes have crossed the network.)
+  // Buffered (engine.p2p: buffered): every receive is posted at time 0 and sends never wait. Rendezvous (the
+  // default): the receives of a chunk are posted at the start of the chunk the implementation commits them at
+  // (Chunk::forward_receive_at), and the GPU waits there for them and for every send it has issued; a send
+  // completes only once its receiver has posted the matching receive and the bytes have arrived.
+  const auto& chunks = program.per_device[static_cast<std::size_t>(device)];
   std::map<std::string, sg4::CommPtr> receives;
   std::vector<std::unique_ptr<int*>> payloads;
-  auto post_receive = [&](char pass, int micro_batch, int stage, int source_stage) {
+  std::vector<std::vector<std::string>> receives_at(chunks.size());  // rendezvous: mailboxes committed per chunk
+  auto note_receive = [&](std::size_t commit_at, char pass, int micro_batch, int stage, int source_stage) {
     if (source_stage < 0 || source_stage >= program.stages) return;
     if (schedule::device_of(program, micro_batch, source_stage) == device) return;
-    const std::string name = mailbox_name(sim->prefix, replica, device, pass, micro_batch, stage);
+    receives_at[commit_at].push_back(mailbox_name(sim->prefix, replica, device, pass, micro_batch, stage));
+  };
+  auto post_receive = [&](const std::string& name) {
     payloads.push_back(std::make_unique<int*>(nullptr));
     receives.emplace(name, sg4::Mailbox::by_name(name)->get_async<int>(payloads.back().get()));
   };
-  for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
     using schedule::ChunkKind;
+    const auto& chunk = chunks[i];
+    const std::size_t forward_at =
+        in.rendezvous && chunk.forward_receive_at >= 0 ? static_cast<std::size_t>(chunk.forward_receive_at) : i;
     if (chunk.kind == ChunkKind::forward || chunk.kind == ChunkKind::forward_backward)
-      post_receive('F', chunk.micro_batch, chunk.stage, chunk.stage - 1);
+      note_receive(forward_at, 'F', chunk.micro_batch, chunk.stage, chunk.stage - 1);
     if (chunk.kind == ChunkKind::backward_input || chunk.kind == ChunkKind::backward)
-      post_receive('B', chunk.micro_batch, chunk.stage, chunk.stage + 1);
+      note_receive(i, 'B', chunk.micro_batch, chunk.stage, chunk.stage + 1);
     if (chunk.kind == ChunkKind::forward_backward)
-      post_receive('B', chunk.paired_micro_batch, chunk.paired_stage, chunk.paired_stage + 1);
+      note_receive(i, 'B', chunk.paired_micro_batch, chunk.paired_stage, chunk.paired_stage + 1);
   }
+  if (!in.rendezvous)
+    for (const auto& names : receives_at)
+      for (const auto& name : names) post_receive(name);
   auto wait_for = [&](char pass, int micro_batch, int stage, int source_stage) {
     if (schedule::device_of(program, micro_batch, source_stage) == device) return;
     receives.at(mailbox_name(sim->prefix, replica, device, pass, micro_batch, stage))->wait();
   };
+  std::vector<sg4::CommPtr> sends_in_flight;  // rendezvous: issued, not yet waited for
   auto send = [&](char pass, int micro_batch, int consumer_stage, double bytes) {
     const int target = schedule::device_of(program, micro_batch, consumer_stage);
     if (target == device) return;
     static int token = 0;
+    auto mailbox =
+        sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, target, pass, micro_batch, consumer_stage));
+    ++rec.activities;
+    if (in.rendezvous) {
+      sends_in_flight.push_back(mailbox->put_async(&token, static_cast<std::uint64_t>(bytes)));
+      return;
+    }
     // Detached: the sender goes on at once (buffered, as the timeline evaluator assumes); the bytes still cross
     // both NIC links and share them with the all-to-all.
-    sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, target, pass, micro_batch, consumer_stage))
-        ->put_init(&token, static_cast<std::uint64_t>(bytes))
-        ->detach();
-    ++rec.activities;
+    mailbox->put_init(&token, static_cast<std::uint64_t>(bytes))->detach();
   };
+  auto wait_for_sends = [&]() {
+    for (const auto& comm : sends_in_flight) comm->wait();
+    sends_in_flight.clear();
+  };
+  struct DeferredSend {
+    int micro_batch = 0;
+    int consumer_stage = 0;
+    double bytes = 0;
+  };
+  std::vector<DeferredSend> deferred_sends;  // forward outputs sent after the next chunk (Chunk::defer_forward_send)
 
-  for (const auto& chunk : program.per_device[static_cast<std::size_t>(device)]) {
+  for (std::size_t index = 0; index < chunks.size(); ++index) {
     using schedule::ChunkKind;
+    const auto& chunk = chunks[index];
     const auto& stage = stages[static_cast<std::size_t>(chunk.stage)];
+    if (in.rendezvous) {
+      // The commit point: this chunk's receives (and any posted early for a later chunk) and the sends issued so
+      // far, all waited for before the compute starts.
+      for (const auto& name : receives_at[index]) post_receive(name);
+      wait_for_sends();
+      for (const auto& name : receives_at[index]) receives.at(name)->wait();
+    }
     // Inputs: the activation from the previous stage, the gradient from the next one.
     const bool has_forward = chunk.kind == ChunkKind::forward || chunk.kind == ChunkKind::forward_backward;
     if (has_forward && chunk.stage > 0) wait_for('F', chunk.micro_batch, chunk.stage, chunk.stage - 1);
@@ -267,11 +305,21 @@ void run_device(Simulation* sim, int replica, int device) {
       case ChunkKind::forward_backward: rec.overlapped_wall_s += wall; break;
     }
 
-    // Outputs: activation to the next stage, gradient to the previous one.
-    if (has_forward && chunk.stage + 1 < program.stages)
-      send('F', chunk.micro_batch, chunk.stage + 1, stage.boundary_bytes);
+    // Outputs: activation to the next stage, gradient to the previous one; then what the previous chunk held back.
+    std::vector<DeferredSend> held_back;
+    if (has_forward && chunk.stage + 1 < program.stages) {
+      const DeferredSend output{chunk.micro_batch, chunk.stage + 1, stage.boundary_bytes};
+      if (in.rendezvous && chunk.defer_forward_send)
+        held_back.push_back(output);
+      else
+        send('F', output.micro_batch, output.consumer_stage, output.bytes);
+    }
     if (backward_mb >= 0 && backward_stage > 0) send('B', backward_mb, backward_stage - 1, stage.boundary_bytes);
+    for (const auto& output : deferred_sends) send('F', output.micro_batch, output.consumer_stage, output.bytes);
+    deferred_sends = std::move(held_back);
   }
+  for (const auto& output : deferred_sends) send('F', output.micro_batch, output.consumer_stage, output.bytes);
+  wait_for_sends();  // the reference's last commit
   rec.last_chunk_end_s = sg4::Engine::get_clock();
 
   // Parameter update: reduce-scatter the gradients, step the optimizer, all-gather the parameters.
@@ -520,6 +568,14 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     in.nvlink_bytes_per_s = comm.nvlink_bytes_per_s();
     for (const auto& device : devices) in.update.push_back(parameter_update_cost(scenario, device, kernels, comm));
     in.record_trace = request.record_trace;
+    if (engine_spec.p2p == "rendezvous" && !in.program.models_rendezvous) {
+      const auto where = scenario.key_locations.find("engine.p2p");
+      throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
+                       "engine.p2p",
+                       "rendezvous send/receive is not modelled for schedule '" + job.schedule +
+                           "' (its implementation's receive order is not encoded); use auto or buffered");
+    }
+    in.rendezvous = engine_spec.p2p == "rendezvous" || (engine_spec.p2p == "auto" && in.program.models_rendezvous);
     in.ep = plan.ep;
     in.gpus_per_node = scenario.cluster.gpus_per_node;
     if (engine_spec.mode == "full") {

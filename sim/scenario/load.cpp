@@ -54,7 +54,7 @@ Scenario parse_scenario(const Value& document, const std::string& path, const Lo
     result.reliability =
         scenario::parse_reliability(reliability->map({"gpu_mtbf_hours", "checkpoint_interval", "restart_overhead"}));
   if (const std::optional<Value> engine = m.find("engine"))
-    result.engine = scenario::parse_engine(engine->map({"backend", "mode", "expert_skew", "slow_gpu_factor"}));
+    result.engine = scenario::parse_engine(engine->map({"backend", "mode", "expert_skew", "slow_gpu_factor", "p2p"}));
   return result;
 }
 

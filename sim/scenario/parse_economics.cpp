@@ -47,6 +47,7 @@ EngineSpec parse_engine(const Map& m) {
   engine.expert_skew = m.get_or("expert_skew", engine.expert_skew, read::quantity(Dimension::count));
   engine.slow_gpu_factor = m.get_or("slow_gpu_factor", engine.slow_gpu_factor, read::positive(Dimension::count));
   if (engine.slow_gpu_factor < 1) m.fail("slow_gpu_factor", "must be >= 1 (1: no slow GPU)");
+  engine.p2p = m.get_or("p2p", engine.p2p, [](const Value& v) { return v.one_of({"auto", "rendezvous", "buffered"}); });
   return engine;
 }
 

@@ -35,6 +35,7 @@ PipelineProgram one_forward_one_backward(std::string_view schedule_name, int pp_
                                          EmitBackward emit_backward) {
   require_positive(schedule_name, pp_devices, micro_batches);
   PipelineProgram program = empty_program(schedule_name, pp_devices, pp_devices, micro_batches);
+  program.models_rendezvous = true;
   for (int s = 0; s < pp_devices; ++s) program.device_of_stage[static_cast<std::size_t>(s)] = s;
   for (int d = 0; d < pp_devices; ++d) {
     auto& chunks = program.per_device[static_cast<std::size_t>(d)];

@@ -48,6 +48,7 @@ PipelineProgram build_dualpipe(int pp_devices, int micro_batches) {
                       std::to_string(2 * pp_devices) + "; got " + std::to_string(micro_batches));
 
   PipelineProgram program = detail::empty_program(kName, pp_devices, pp_devices, micro_batches);
+  program.models_rendezvous = true;
   const int half_micro_batches = micro_batches / 2;
   for (int s = 0; s < pp_devices; ++s) program.device_of_stage[static_cast<std::size_t>(s)] = s;
   for (int m = half_micro_batches; m < micro_batches; ++m)
@@ -60,22 +61,29 @@ PipelineProgram build_dualpipe(int pp_devices, int micro_batches) {
     const bool middle = h == n - 1;
     detail::PhaseEmitter emit(program.per_device[static_cast<std::size_t>(device)], {h, pp_devices - 1 - h},
                               {second_half ? half_micro_batches : 0, second_half ? 0 : half_micro_batches});
+    // Where the reference posts a receive early or holds a send back (what rendezvous send/receive sees), the
+    // emitter is told so; the order of the chunks does not depend on it.
     for (int i = 0; i < 2 * (n - h - 1); ++i) emit.forward(0);
+    emit.post_forward_receive(0);
     for (int i = 0; i < h + 1; ++i) {
-      emit.forward(0);
-      emit.forward(1);
+      // Outer devices send this forward's output after the next chunk; the middle ones hold back the last forward
+      // of phase 1 instead (until after step 4's first forward).
+      emit.forward(0, /*received_early=*/true, /*defer_send=*/!middle);
+      emit.post_forward_receive(0);
+      emit.forward(1, /*received_early=*/false, /*defer_send=*/middle && i == h);
     }
     for (int i = 0; i < n - h - 1; ++i) {
       emit.backward(1, /*zero_bubble=*/true);
+      emit.post_forward_receive(1);
       emit.weight();
-      emit.forward(1);
+      emit.forward(1, /*received_early=*/true);
     }
     for (int i = 0; i < half_micro_batches - pp_devices + h + 1; ++i) {
       if (i == 0 && middle) {
-        emit.forward(0);
+        emit.forward(0, /*received_early=*/true, /*defer_send=*/true);
         emit.backward(1, /*zero_bubble=*/false);
       } else {
-        emit.forward_backward(0, 1);
+        emit.forward_backward(0, 1, /*received_early=*/i == 0);
       }
       emit.forward_backward(1, 0);
     }

@@ -34,6 +34,13 @@ struct Chunk {
   // For forward_backward only: the backward half (a full backward, input and weight gradients).
   int paired_micro_batch = -1;
   int paired_stage = -1;
+  // When the device exchanges this chunk's messages under rendezvous send/receive (EngineSpec::p2p), where the
+  // implementation differs from "receive at the chunk's start, send at its end": the index (in the device's
+  // program) of the earlier chunk at whose start the forward input is received (-1: this chunk's own start), and
+  // whether the forward output is sent only after the device's next chunk. DualPipe's reference code does both in
+  // its warm-up (dualpipe.py, steps 2-4).
+  int forward_receive_at = -1;
+  bool defer_forward_send = false;
 
   friend bool operator==(const Chunk&, const Chunk&) = default;
 };
@@ -53,6 +60,11 @@ struct PipelineProgram {
   std::vector<int> direction_of_micro_batch;
   // per_device[d]: the chunks device d runs, in order.
   std::vector<std::vector<Chunk>> per_device;
+  // Whether the chunks carry where the schedule's reference implementation receives and sends
+  // (Chunk::forward_receive_at, defer_forward_send), so that rendezvous send/receive can be simulated without
+  // inventing an order that would deadlock: 1F1B and ZB-H1 (receive at the chunk's start, send at its end, which
+  // Megatron-LM's combined send/receive calls keep deadlock-free) and DualPipe (dualpipe.py's steps).
+  bool models_rendezvous = false;
 };
 
 // The device that runs (micro_batch, stage) of this program.

@@ -89,6 +89,13 @@ struct EngineSpec {
   std::string mode = "symmetric";   // symmetric: one representative pipeline; full: every rank an actor
   double expert_skew = 0;           // load of the busiest expert over the mean, minus 1 (0: balanced, V3 §2.1.2)
   double slow_gpu_factor = 1;       // one GPU computes this many times slower (1: none)
+  // Pipeline send/receive semantics. rendezvous: as Megatron-LM and DualPipe's reference implementation run them
+  // (torch.distributed.batch_isend_irecv, then wait): before each chunk a GPU posts that chunk's receives and waits
+  // for them and for every send it has issued, and a send completes only once its receiver has posted the
+  // matching receive. buffered: sends never wait (the timeline evaluator's rule, sim/schedule/timeline.hpp).
+  // auto: rendezvous for the schedules whose implementation's order is modelled (1f1b, zb1p, dualpipe), buffered
+  // for the others (interleaved, dualpipev).
+  std::string p2p = "auto";
 };
 
 struct ReliabilitySpec {

@@ -1,7 +1,5 @@
 // The event-driven engine against hand-checked schedules, the analytic path, and its own modes.
 #include <gtest/gtest.h>
-
-#include "schedule/schedule.hpp"
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -11,6 +9,7 @@
 #include "engine/step_simulation.hpp"
 #include "engine/training_run.hpp"
 #include "report/chrome_trace.hpp"
+#include "schedule/schedule.hpp"
 #include "schedule/timeline.hpp"
 #include "scenario/load.hpp"
 
@@ -36,6 +35,7 @@ struct UniformPipeline {
     job.parallelism.dp = 1;
     job.schedule = schedule;
     scenario.training = job;
+    scenario.engine.p2p = "buffered";  // the timeline evaluator's rule; rendezvous is tested against it below
     for (std::int64_t s = 0; s < pp * stage_multiplier; ++s) {
       StageCost stage;
       stage.forward_compute_s = 1e-3;
@@ -85,6 +85,39 @@ TEST(Engine, EveryScheduleMatchesItsTimelineWithoutCommunication) {
     UniformPipeline pipeline(name, 4, 8, multiplier);
     // Exactly: every transfer on the critical path pays its latency in both (this once caught inputs consumed
     // before they had arrived).
+    EXPECT_NEAR(pipeline.simulated_step(), pipeline.timeline_step(), 1e-9) << name;
+  }
+}
+
+TEST(Engine, RendezvousSendsRunTheSchedulesThatModelThem) {
+  // With the implementations' send/receive semantics the schedules that encode their order still complete (no
+  // device waits on a send whose receiver waits on it), and never sooner than with buffered sends; on 1F1B, whose
+  // receivers always post before their senders finish, a sender waits only for its bytes to land.
+  for (const auto& [name, multiplier] : std::vector<std::pair<std::string, int>>{
+           {"1f1b", 1}, {"zb1p", 1}, {"dualpipe", 1}}) {
+    for (int micro_batches : {8, 16}) {
+      UniformPipeline buffered(name, 4, micro_batches, multiplier);
+      UniformPipeline rendezvous(name, 4, micro_batches, multiplier);
+      rendezvous.scenario.engine.p2p = "rendezvous";
+      double with_rendezvous = 0;
+      try {
+        with_rendezvous = rendezvous.simulated_step();
+      } catch (const std::exception& error) {
+        ADD_FAILURE() << name << " " << micro_batches << ": " << error.what();
+        continue;
+      }
+      EXPECT_GE(with_rendezvous, buffered.simulated_step() - 1e-12) << name << " " << micro_batches;
+      if (name == "1f1b") EXPECT_NEAR(with_rendezvous, buffered.simulated_step(), 10 * 3.7e-6);
+    }
+  }
+}
+
+TEST(Engine, RendezvousIsRefusedWhereTheScheduleDoesNotModelIt) {
+  for (const char* name : {"interleaved", "dualpipev"}) {
+    UniformPipeline pipeline(name, 4, 8, 2);
+    pipeline.scenario.engine.p2p = "rendezvous";
+    EXPECT_THROW(pipeline.simulated_step(), InputError) << name;
+    pipeline.scenario.engine.p2p = "auto";  // falls back to buffered: the timeline evaluator's step
     EXPECT_NEAR(pipeline.simulated_step(), pipeline.timeline_step(), 1e-9) << name;
   }
 }
