@@ -127,6 +127,28 @@ TEST(OpGraph, QUpFollowsTheGemmConvention) {
   EXPECT_DOUBLE_EQ(find(bf16, "L3.mla.q_up.fwd").bytes_read, 2 * (4096.0 * 1536 + 1536.0 * 24576));
 }
 
+TEST(OpGraph, Fp8GemmsPayForTheirCastKernels) {
+  // V3 §3.5.2: X [4096 x 1536] to 1x128 FP8 tiles before q_up (read 2 B, write 1 B + 4/128 B of scale);
+  // dY [4096 x 24576] likewise before dX; before dW, dY's 128x1 copy (written by that pass) and X read and
+  // re-quantised into 128x1 tiles.
+  const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(3, 4), work());
+  const double tile = 1.0 + 4.0 / 128;
+  const double x = 4096.0 * 1536, dy = 4096.0 * 24576;
+  EXPECT_DOUBLE_EQ(find(graph, "L3.mla.q_up.fwd").cast_bytes, x * (2 + tile));
+  EXPECT_DOUBLE_EQ(find(graph, "L3.mla.q_up.dx").cast_bytes, dy * (2 + tile));
+  EXPECT_DOUBLE_EQ(find(graph, "L3.mla.q_up.dw").cast_bytes, dy * tile + x * 2 * tile);
+  // kv_down shares q_down's cast of the normalised input; the routed experts read the FP8 tokens the permute
+  // wrote for the dispatch.
+  EXPECT_GT(find(graph, "L3.mla.q_down.fwd").cast_bytes, 0.0);
+  EXPECT_DOUBLE_EQ(find(graph, "L3.mla.kv_down.fwd").cast_bytes, 0.0);
+  EXPECT_DOUBLE_EQ(find(graph, "L3.moe.experts_gate_up.fwd").cast_bytes, 0.0);
+  EXPECT_GT(find(graph, "L3.moe.experts_down.fwd").cast_bytes, 0.0);
+  // BF16 training casts nothing, nor does the BF16 head.
+  const OpGraph bf16 = build_training_graph(test::deepseek_v3(), layers(3, 4), work(1, Precision::bf16));
+  EXPECT_DOUBLE_EQ(find(bf16, "L3.mla.q_up.fwd").cast_bytes, 0.0);
+  EXPECT_DOUBLE_EQ(find(bf16, "L3.mla.q_up.dw").cast_bytes, 0.0);
+}
+
 TEST(OpGraph, MlaShapes) {
   const OpGraph graph = build_training_graph(test::deepseek_v3(), layers(0, 1), work());
   expect_shape(find(graph, "L0.mla.q_down.fwd").gemm, 4096, 1536, 7168);
