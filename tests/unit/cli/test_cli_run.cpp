@@ -5,9 +5,11 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "cli_runner.hpp"
+#include "core/csv.hpp"
 
 namespace fleetsim {
 namespace {
@@ -96,6 +98,33 @@ TEST(CliRun, JsonFileIsWrittenWholeAndOnlyOnSuccess) {
   EXPECT_FALSE(fs::exists(dir / "bad.json"));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);  // no temporaries
   fs::remove_all(dir);
+}
+
+TEST(CliRun, OpsCsvListsEveryCostedOpAndAddsUpToTheChunks) {
+  // --ops: one row per op of one micro-batch on every stage; per stage, the forward rows add up to the forward
+  // chunk's compute plus its all-to-all, which the report's phase totals are made of.
+  namespace fs = std::filesystem;
+  const fs::path path = fs::temp_directory_path() / "fleetsim-cli-ops.csv";
+  fs::remove(path);
+  auto result = run_cli("run \"" + kDefault + "\" --json - --ops \"" + path.string() + "\"");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto table = CsvTable::read(path.string());
+  // 16 stages; every one of the report's cost-source counts is one row.
+  YAML::Node sources = YAML::Load(result.out)["training"]["cost_sources"];
+  double ops = 0;
+  for (const char* source : {"profile", "profile_transferred", "roofline", "comm_model"})
+    ops += sources[source]["ops"].as<double>();
+  EXPECT_EQ(static_cast<double>(table.rows()), ops);
+  std::map<std::string, double> forward_by_stage;
+  for (std::size_t r = 0; r < table.rows(); ++r) {
+    EXPECT_GE(table.required_number(r, "seconds"), 0.0);
+    if (table.text(r, "phase") == "forward") forward_by_stage[table.text(r, "stage")] += table.required_number(r, "seconds");
+  }
+  EXPECT_EQ(forward_by_stage.size(), 16u);
+  // Stages 1-14 each hold four MoE layers: the same forward cost.
+  EXPECT_NEAR(forward_by_stage["1"], forward_by_stage["14"], 1e-12);
+  EXPECT_GT(forward_by_stage["15"], forward_by_stage["1"]);  // layer 60, the LM head and the MTP module
+  fs::remove(path);
 }
 
 TEST(CliRun, BadCommandLinesExitTwoWithAMessage) {
