@@ -267,10 +267,9 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   step.step_s = step.steady_s + step.bubble_s + step.exposed_communication_s + step.data_parallel_s +
                 step.optimizer_s;
 
-  // Phase totals on the slowest device: its chunks of each kind (counted in the schedule's program) times their
-  // stand-alone durations (all-to-all on the path, all SMs computing) or, for F&B, the overlapped one. Chunk times
-  // are the device's average over the stages it holds, so for DualPipe, whose warm-up runs more chunks of one
-  // stage than of the other, these are approximate; the event-driven engine reads them off its timeline.
+  // Phase totals on the slowest device: the stand-alone duration of each chunk of its program (its stage's compute
+  // on all SMs plus its all-to-all) or, for F&B, the overlapped one, summed by kind. The bubble is the formula's;
+  // the event-driven engine reads all of them off its timeline instead, waits included.
   PhaseTotals& phases = step.phases;
   phases.device = static_cast<int>(slowest - devices.data());
   phases.bubble_s = step.bubble_s;
@@ -279,14 +278,30 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     try {
       const auto program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp),
                                                     static_cast<int>(step.micro_batches));
-      const auto counts = schedule::count_chunks(program, phases.device);
-      const double forward = slowest->forward_compute_s + slowest->forward_comm_s;
-      const double backward_input = slowest->backward_input_compute_s + slowest->backward_comm_s;
-      const double weight = slowest->backward_weight_compute_s;
-      phases.forward_s = counts.forward * forward;
-      phases.backward_input_s = counts.backward_input * backward_input + counts.backward * (backward_input + weight);
-      phases.backward_weight_s = counts.backward_weight * weight;
-      phases.overlapped_s = counts.forward_backward * times.overlapped_forward_backward;
+      for (const auto& chunk : program.per_device.at(static_cast<std::size_t>(phases.device))) {
+        const StageCost& stage = stages.at(static_cast<std::size_t>(chunk.stage));
+        switch (chunk.kind) {
+          case schedule::ChunkKind::forward:
+            phases.forward_s += stage.forward_compute_s + stage.forward_comm_s;
+            break;
+          case schedule::ChunkKind::backward_input:
+            phases.backward_input_s += stage.backward_input_compute_s + stage.backward_comm_s;
+            break;
+          case schedule::ChunkKind::backward:
+            phases.backward_input_s +=
+                stage.backward_input_compute_s + stage.backward_weight_compute_s + stage.backward_comm_s;
+            break;
+          case schedule::ChunkKind::backward_weight: phases.backward_weight_s += stage.backward_weight_compute_s; break;
+          case schedule::ChunkKind::forward_backward: {
+            const StageCost& paired = stages.at(static_cast<std::size_t>(chunk.paired_stage));
+            const double compute = (stage.forward_compute_s + paired.backward_input_compute_s +
+                                    paired.backward_weight_compute_s) * compute_scale;
+            const double communication = stage.forward_comm_s + paired.backward_comm_s;
+            phases.overlapped_s += overlap ? std::max(compute, communication) : compute + communication;
+            break;
+          }
+        }
+      }
     } catch (const std::invalid_argument&) {
       // A batch the schedule cannot run as a program (e.g. DualPipe below 2 x pp micro-batches): totals only.
     }
