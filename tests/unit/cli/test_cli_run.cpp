@@ -139,6 +139,16 @@ TEST(CliRun, BadCommandLinesExitTwoWithAMessage) {
   EXPECT_EQ(run_cli("run --help").exit_code, 0);
 }
 
+TEST(CliRun, RendezvousOnAScheduleThatDoesNotModelItIsAnInputError) {
+  // DualPipeV (with full recomputation, to fit) keeps buffered sends: its receive order is not encoded.
+  auto result = run_cli("run \"" + kDefault +
+                        "\" --set engine.p2p=rendezvous --set training.schedule=dualpipev --set training.recompute=full");
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("--set: engine.p2p: rendezvous send/receive is not modelled"), std::string::npos)
+      << result.err;
+  EXPECT_TRUE(result.out.empty());
+}
+
 // Golden report: every number of tests/golden/deepseek-v3-pretrain.json must be reproduced to 1e-9 relative.
 // After an intended model change, regenerate it with
 //   ./build/fleetsim run scenarios/deepseek-v3-pretrain.yaml --json tests/golden/deepseek-v3-pretrain.json
