@@ -130,6 +130,7 @@ struct TrainingEstimate {
   std::string backend = "analytic";  // which path timed the step: analytic | simgrid
   std::int64_t engine_activities = 0;  // simgrid: Execs and Comms of the simulated final-batch step
   std::int64_t engine_actors = 0;
+  std::string engine_p2p;              // simgrid: the send/receive semantics simulated (rendezvous | buffered)
   double engine_peak_rss_bytes = 0;    // simgrid: peak memory of the simulation process
   // Power and money.
   double gpu_average_w = 0;

@@ -662,6 +662,7 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     step.backward_weight_chunk_s = load.backward_weight_compute_s * scale;
     step.overlapped_chunk_s = step.forward_chunk_s + step.backward_input_chunk_s + step.backward_weight_chunk_s;
     result.critical_rank = static_cast<int>(critical);
+    result.rendezvous = in.rendezvous;
     result.actors = static_cast<std::int64_t>(records.size());
     results.push_back(std::move(result));
   }

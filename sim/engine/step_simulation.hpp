@@ -41,6 +41,7 @@ struct EngineStep {
   std::int64_t activities = 0; // Execs and Comms simulated
   std::int64_t actors = 0;
   int critical_rank = 0;       // the GPU that finished last
+  bool rendezvous = false;     // pipeline sends simulated as rendezvous (engine.p2p resolved for the schedule)
   double simulation_peak_rss_bytes = 0;  // peak resident memory of the simulation process
 };
 

@@ -63,6 +63,7 @@ TrainingEstimate simulate_training(const Scenario& scenario, std::vector<TraceEv
   const StepBreakdown low_step = steps.size() > 1 ? steps[1].step : final_step;
   estimate.engine_activities = steps.front().activities;
   estimate.engine_actors = steps.front().actors;
+  estimate.engine_p2p = steps.front().rendezvous ? "rendezvous" : "buffered";
   estimate.engine_peak_rss_bytes = steps.front().simulation_peak_rss_bytes;
   if (trace != nullptr) *trace = std::move(steps.front().trace);
 
