@@ -42,6 +42,8 @@ measure "2,048 GPUs (DP 128), 32 micro-batches, full" "$default" training.global
 measure "16,384 GPUs (DP 1024), 32 micro-batches, symmetric" "$default" cluster.gpus=16384 \
   training.parallelism.dp=1024 training.global_batch=32768
 measure "50,176 GPUs (DP 3136), 32 micro-batches, symmetric" "$big"
+measure "2,048 GPUs, 16 layers, symmetric" "$default" model.layers=16
 measure "2,048 GPUs, 31 layers, symmetric" "$default" model.layers=31
+measure "2,048 GPUs, 46 layers, symmetric" "$default" model.layers=46
 measure "2,048 GPUs, 480 micro-batches, symmetric" "$default" training.global_batch=61440
 measure "2,048 GPUs, 1,920 micro-batches, symmetric" "$default" training.global_batch=245760
