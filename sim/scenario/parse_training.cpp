@@ -11,6 +11,10 @@ ParallelPlan parse_training_plan(const Value& value, const ModelSpec& model, con
   // pp and dp shape the whole run, so they are never left to a default; tp, ep and cp default to 1.
   if (!m.has("pp")) m.missing("pp", "give the pipeline-parallel degree, 1 for none");
   ParallelPlan plan = parse_degrees(m, cluster.gpus, "cluster.gpus", model);
+  // The op graph has no context-parallel attention (ring exchange of K and V) yet: refuse rather than mis-cost.
+  if (plan.cp != 1)
+    m.fail("cp", "context parallelism is not modelled in this version (the attention's K/V ring exchange and the "
+                 "sequence split are missing); use cp: 1 and spread the GPUs over dp, tp or pp; got " + str(plan.cp));
   plan.zero = m.get_or("zero", 0, read::non_negative_int);
   if (plan.zero > 3) m.fail("zero", "must be a ZeRO stage 0, 1, 2 or 3; got " + str(plan.zero));
   // Training shards every expert exactly once over an EP group (no redundant experts, unlike serving).
