@@ -62,8 +62,8 @@ struct PipelineProgram {
   std::vector<std::vector<Chunk>> per_device;
   // Whether the chunks carry where the schedule's reference implementation receives and sends
   // (Chunk::forward_receive_at, defer_forward_send), so that rendezvous send/receive can be simulated without
-  // inventing an order that would deadlock: 1F1B and ZB-H1 (receive at the chunk's start, send at its end, which
-  // Megatron-LM's combined send/receive calls keep deadlock-free) and DualPipe (dualpipe.py's steps).
+  // inventing an order: 1F1B (receive at the chunk's start, send at its end and wait for it before the next chunk,
+  // as Megatron-LM's blocking combined send/receive calls do) and DualPipe (dualpipe.py's steps).
   bool models_rendezvous = false;
 };
 

@@ -30,6 +30,9 @@ PipelineProgram build_zb1p(int pp_devices, int micro_batches) {
         if (micro_batch >= device)
           chunks.push_back({ChunkKind::backward_weight, next_weight[static_cast<std::size_t>(device)]++, device});
       });
+  // The zero-bubble implementation issues its sends and runs W while they are in flight; "wait for every send at
+  // the next chunk" (the 1F1B skeleton's rendezvous rule) would make each W wait for a receiver, which it does not.
+  program.models_rendezvous = false;
   for (int d = 0; d < pp_devices; ++d) {
     auto& chunks = program.per_device[static_cast<std::size_t>(d)];
     for (int& w = next_weight[static_cast<std::size_t>(d)]; w < micro_batches; ++w)

@@ -93,8 +93,8 @@ struct EngineSpec {
   // (torch.distributed.batch_isend_irecv, then wait): before each chunk a GPU posts that chunk's receives and waits
   // for them and for every send it has issued, and a send completes only once its receiver has posted the
   // matching receive. buffered: sends never wait (the timeline evaluator's rule, sim/schedule/timeline.hpp).
-  // auto: rendezvous for the schedules whose implementation's order is modelled (1f1b, zb1p, dualpipe), buffered
-  // for the others (interleaved, dualpipev).
+  // auto: rendezvous for the schedules whose implementation's order is modelled (1f1b, dualpipe), buffered for the
+  // others (zb1p, interleaved, dualpipev).
   std::string p2p = "auto";
 };
 
