@@ -146,12 +146,11 @@ void run_device(Simulation* sim, int replica, int device) {
 
   // Mailboxes are keyed by (pass, micro-batch, the stage that consumes the message): the activation for forward
   // (m, s) and the gradient for backward (m, s). Same-GPU neighbours need no message: program order covers them.
-  // Every receive is posted at time 0, before anything is sent, so that a transfer starts as soon as it is sent (as
-  // an RDMA write would) and a chunk waits until its input has fully arrived. (A mailbox with a permanent receiver
-  // would start transfers early too, but SimGrid 3.32 then lets a get() that coincides with the send return before
-  // the bytes have crossed the network.)
-  // Buffered (engine.p2p: buffered): every receive is posted at time 0 and sends never wait. Rendezvous (the
-  // default): the receives of a chunk are posted at the start of the chunk the implementation commits them at
+  // Buffered (engine.p2p: buffered): every receive is posted at time 0, before anything is sent, so that a transfer
+  // starts as soon as it is sent (as an RDMA write would), sends never wait, and a chunk waits until its input has
+  // fully arrived. (A mailbox with a permanent receiver would start transfers early too, but SimGrid 3.32 then lets a
+  // get() that coincides with the send return before the bytes have crossed the network.)
+  // Rendezvous: the receives of a chunk are posted at the start of the chunk the implementation commits them at
   // (Chunk::forward_receive_at), and the GPU waits there for them and for every send it has issued; a send
   // completes only once its receiver has posted the matching receive and the bytes have arrived.
   const auto& chunks = program.per_device[static_cast<std::size_t>(device)];
