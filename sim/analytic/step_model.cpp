@@ -94,7 +94,10 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
         (op.phase == Phase::forward ? stage.forward_comm_s : stage.backward_comm_s) += cost.seconds;
         continue;
       }
-      OpCost cost = kernels.compute_op(op);
+      // Tensor-parallel collectives run as NCCL kernels on the compute stream: they count as the chunk's compute.
+      OpCost cost = op.kind == OpKind::tensor_parallel
+                        ? OpCost{comm.tensor_parallel_seconds(op), CostSource::comm_model}
+                        : kernels.compute_op(op);
       sources.add(cost);
       if (visit) visit(stages.size(), op, cost);
       const bool expert = op.kind == OpKind::grouped_gemm;

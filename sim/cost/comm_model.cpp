@@ -60,6 +60,14 @@ double CommModel::deepep_bytes_per_s(bool combine) const {
   return bandwidth;
 }
 
+double CommModel::tensor_parallel_seconds(const Op& op) const {
+  const std::int64_t tp = plan_.tp;
+  if (tp <= 1) return 0.0;
+  const double moved = op.comm_bytes * static_cast<double>(tp - 1) / static_cast<double>(tp);
+  const bool in_node = tp <= cluster_.gpus_per_node;
+  return moved / (in_node ? nvlink_bytes_per_s_ : nic_bytes_per_s_);
+}
+
 double CommModel::moe_all_to_all_seconds(const Op& op) const {
   if (plan_.ep <= 1 || op.comm_bytes <= 0) return 0.0;
   const bool combine = op.name.find("combine") != std::string::npos;

@@ -47,6 +47,11 @@ class CommModel {
   // one per node: each rank moves (ranks-1)/ranks of the buffer over its NIC.
   double ring_shard_collective_seconds(double bytes, std::int64_t ranks) const;
 
+  // A sequence-parallel all-gather or reduce-scatter of one tensor-parallel region (op.kind == tensor_parallel):
+  // a ring over the tp GPUs moving (tp-1)/tp of the gathered buffer, over NVLink when the group fits in a node,
+  // else over the NIC.
+  double tensor_parallel_seconds(const Op& op) const;
+
   // A point-to-point transfer between pipeline stages (always across nodes when gpus_per_node <= tp*cp).
   double p2p_seconds(double bytes) const;
 

@@ -99,7 +99,8 @@ OpCost KernelCostModel::compute_op(const Op& op) const {
       return cost;
     }
     case OpKind::attention: return attention(op);
-    case OpKind::all_to_all: return {0.0, CostSource::comm_model};
+    case OpKind::all_to_all:
+    case OpKind::tensor_parallel: return {0.0, CostSource::comm_model};  // CommModel times them
     default: return memory_bound(op);
   }
 }

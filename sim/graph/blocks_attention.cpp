@@ -87,26 +87,34 @@ Value build_mla(GraphBuilder& builder, const Site& site, Value input) {
   const double tokens = builder.tokens(), shard = builder.shard_tokens();
   const DataType dtype = builder.linear_dtype();
 
+  // The down projections are replicated over tp and run on the GPU's sequence shard; with tp > 1 the latents are
+  // all-gathered for the head-sharded up projections, and o_proj's output is reduce-scattered back to the shard.
   Value x = add_norm(builder, site, "norm", shard, model.hidden, input);
   Value q;
   if (a.q_lora_rank > 0) {
     q = add_linear(builder, site, "q_down", shard, model.hidden, a.q_lora_rank, dtype, x);
     q = add_norm(builder, site, "q_norm", shard, a.q_lora_rank, q);
+    q = add_tensor_parallel_all_gather(builder, site, "q_gather", tokens, a.q_lora_rank, q);
     q = add_linear(builder, site, "q_up", tokens, a.q_lora_rank, heads * qk, dtype, q);
   } else {
-    q = add_linear(builder, site, "q_proj", tokens, model.hidden, heads * qk, dtype, x);
+    Value gathered = add_tensor_parallel_all_gather(builder, site, "x_gather", tokens, model.hidden, x);
+    q = add_linear(builder, site, "q_proj", tokens, model.hidden, heads * qk, dtype, gathered);
   }
   // kv_down reads the same normalised x as q_down, whose cast it shares.
   Value latent = add_linear(builder, site, "kv_down", shard, model.hidden, a.kv_lora_rank + a.qk_rope_head_dim,
                             dtype, x, a.q_lora_rank > 0 ? InputCast::already_fp8 : InputCast::separate);
   Value kv = add_norm(builder, site, "kv_norm", shard, a.kv_lora_rank, latent);
+  kv = add_tensor_parallel_all_gather(builder, site, "kv_gather", tokens, a.kv_lora_rank, kv);
   kv = add_linear(builder, site, "kv_up", tokens, a.kv_lora_rank, heads * (a.qk_nope_head_dim + a.v_head_dim),
                   dtype, kv);
+  Value rope_key = add_tensor_parallel_all_gather(builder, site, "k_rope_gather", tokens, a.qk_rope_head_dim, latent);
   // RoPE on every head's rope slice of the query and on the shared rope key.
   const double rope_elements = tokens * static_cast<double>((heads + 1) * a.qk_rope_head_dim);
-  Value roped = add_elementwise(builder, site, "rope", rope_elements, rope_elements, kRopeFlopsPerElement, {q, latent});
+  Value roped =
+      add_elementwise(builder, site, "rope", rope_elements, rope_elements, kRopeFlopsPerElement, {q, rope_key});
   Value core = add_attention_core(builder, site, heads, heads, qk, a.v_head_dim, {roped, kv});
   Value out = add_linear(builder, site, "o_proj", tokens, heads * a.v_head_dim, model.hidden, dtype, core);
+  out = add_tensor_parallel_reduce_scatter(builder, site, "o_scatter", tokens, model.hidden, out);
   return add_residual(builder, site, shard, model.hidden, {input, out});
 }
 
@@ -151,11 +159,13 @@ Value build_gqa(GraphBuilder& builder, const Site& site, Value input) {
   const DataType dtype = builder.linear_dtype();
 
   Value x = add_norm(builder, site, "norm", shard, model.hidden, input);
+  x = add_tensor_parallel_all_gather(builder, site, "x_gather", tokens, model.hidden, x);
   Value qkv = add_linear(builder, site, "qkv", tokens, model.hidden, (heads + 2 * kv_heads) * a.head_dim, dtype, x);
   const double rope_elements = tokens * static_cast<double>((heads + kv_heads) * a.head_dim);
   Value roped = add_elementwise(builder, site, "rope", rope_elements, rope_elements, kRopeFlopsPerElement, {qkv});
   Value core = add_attention_core(builder, site, heads, kv_heads, a.head_dim, a.head_dim, {roped, qkv});
   Value out = add_linear(builder, site, "o_proj", tokens, heads * a.head_dim, model.hidden, dtype, core);
+  out = add_tensor_parallel_reduce_scatter(builder, site, "o_scatter", tokens, model.hidden, out);
   return add_residual(builder, site, shard, model.hidden, {input, out});
 }
 

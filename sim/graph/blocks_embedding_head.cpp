@@ -48,6 +48,8 @@ void add_head_and_loss(GraphBuilder& builder, const Site& site, const char* norm
   const double logits = tokens * static_cast<double>(vocab);
 
   Value x = add_norm(builder, site, norm_name, builder.shard_tokens(), model.hidden, hidden_states);
+  x = add_tensor_parallel_all_gather(builder, site, (std::string(gemm_name) + "_gather").c_str(), tokens,
+                                     model.hidden, x);
   Value y = add_linear(builder, site, gemm_name, tokens, model.hidden, vocab, DataType::bf16, x);
 
   Op loss;
@@ -65,10 +67,16 @@ void add_head_and_loss(GraphBuilder& builder, const Site& site, const char* norm
   builder.add(site, std::move(loss), std::move(backward), {y});
 }
 
+// With tp > 1 the vocabulary-parallel lookup's partial rows are reduce-scattered to the GPU's sequence shard.
+Value add_sharded_lookup(GraphBuilder& builder, const Site& site) {
+  return add_tensor_parallel_reduce_scatter(builder, site, "embed_scatter", builder.tokens(), builder.model().hidden,
+                                            add_lookup(builder, site));
+}
+
 }  // namespace
 
 Value add_embedding(GraphBuilder& builder) {
-  return add_lookup(builder, Site{"embed", "embedding", -1, false});
+  return add_sharded_lookup(builder, Site{"embed", "embedding", -1, false});
 }
 
 void add_lm_head(GraphBuilder& builder, Value hidden_states) {
@@ -84,7 +92,7 @@ Value add_mtp_module(GraphBuilder& builder, int depth, Value previous) {
   const Site site{"MTP" + std::to_string(depth), "mtp", layer, false};
   const double tokens = builder.shard_tokens();
 
-  Value embedded = add_lookup(builder, site);
+  Value embedded = add_sharded_lookup(builder, site);
   Value h = add_norm(builder, site, "hnorm", tokens, model.hidden, previous);
   Value e = add_norm(builder, site, "enorm", tokens, model.hidden, embedded);
   // Replicated across tp like MLA's down projections, on the GPU's sequence shard.

@@ -14,11 +14,15 @@ Value add_swiglu_mlp(GraphBuilder& builder, const Site& site, const std::string&
                      std::int64_t intermediate, Value x) {
   const std::int64_t hidden = builder.model().hidden;
   const DataType dtype = builder.linear_dtype();
+  // Tensor parallel: the sequence-sharded input is gathered for gate/up (column-parallel), the down projection's
+  // partial sums are reduce-scattered back to the shard (row-parallel).
+  x = add_tensor_parallel_all_gather(builder, site, (name_prefix + "gather").c_str(), rows, hidden, x);
   Value gate_up = add_linear(builder, site, (name_prefix + "gate_up").c_str(), rows, hidden, 2 * intermediate, dtype, x);
   const double activated = rows * static_cast<double>(intermediate);
   Value act = add_elementwise(builder, site, (name_prefix + "swiglu").c_str(), 2 * activated, activated,
                               kSwigluFlopsPerElement, {gate_up});
-  return add_linear(builder, site, (name_prefix + "down").c_str(), rows, intermediate, hidden, dtype, act);
+  Value out = add_linear(builder, site, (name_prefix + "down").c_str(), rows, intermediate, hidden, dtype, act);
+  return add_tensor_parallel_reduce_scatter(builder, site, (name_prefix + "scatter").c_str(), rows, hidden, out);
 }
 
 namespace {

@@ -43,6 +43,7 @@ const char* to_string(OpKind kind) {
     case OpKind::router: return "router";
     case OpKind::permute: return "permute";
     case OpKind::all_to_all: return "all_to_all";
+    case OpKind::tensor_parallel: return "tensor_parallel";
   }
   return "unknown";
 }

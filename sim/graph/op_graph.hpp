@@ -27,6 +27,8 @@ enum class OpKind {
   router,        // sigmoid scores, group-limited top-k selection
   permute,       // on-GPU token permute/unpermute around dispatch and combine
   all_to_all,    // MoE dispatch or combine across the EP group; bytes in Op::comm_bytes
+  tensor_parallel,  // sequence-parallel all-gather or reduce-scatter over the TP group (Megatron-LM); the gathered
+                    // buffer's bytes in Op::comm_bytes. An NCCL kernel on the compute stream: it blocks compute.
 };
 
 enum class Phase { forward, backward_input, backward_weight };
@@ -61,7 +63,8 @@ struct Op {
   double flops = 0;                 // FLOPs actually executed (causal attention counted once)
   double bytes_read = 0;            // HBM bytes
   double bytes_written = 0;
-  double comm_bytes = 0;            // all_to_all only: bytes this GPU sends to other GPUs
+  double comm_bytes = 0;            // all_to_all: bytes this GPU sends to other GPUs; tensor_parallel: the full
+                                    // (gathered) buffer of one rank
   GemmShape gemm;                   // gemm / grouped_gemm
   AttentionShape attention;         // attention
   bool model_flops = true;          // counts towards MFU (false for recomputation)

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 namespace fleetsim::graph_detail {
 namespace {
@@ -87,6 +88,41 @@ Value add_grouped_linear(GraphBuilder& builder, const Site& site, const char* na
   // Rounded up, with a relative slack so that an exact quotient computed in floating point is not bumped up.
   const auto m = static_cast<std::int64_t>(std::ceil(total_rows / static_cast<double>(groups) * (1 - 1e-12)));
   return add_gemm_triple(builder, site, name, OpKind::grouped_gemm, total_rows, m, groups, k, n, dtype, {x}, cast);
+}
+
+namespace {
+
+Op tensor_parallel_op(const std::string& name, double rows, std::int64_t width) {
+  Op op;
+  op.name = name;
+  op.kind = OpKind::tensor_parallel;
+  op.dtype = DataType::bf16;
+  op.comm_bytes = rows * static_cast<double>(width) * kBf16Bytes;
+  return op;
+}
+
+}  // namespace
+
+Value add_tensor_parallel_all_gather(GraphBuilder& builder, const Site& site, const char* name, double rows,
+                                     std::int64_t width, Value x) {
+  if (builder.tp() == 1) return x;
+  // Backward: Megatron-LM gathers the input again for the weight gradient while the input-gradient GEMM runs, and
+  // reduce-scatters the input gradient while the weight-gradient GEMM runs (LinearWithGradAccumulationAndAsync-
+  // Communication, megatron/core/tensor_parallel/layers.py): both hide behind GEMMs several times longer, so the
+  // gradient passes through with no exposed cost.
+  Backward backward;
+  backward.pass_through = true;
+  return builder.add(site, tensor_parallel_op(name, rows, width), std::move(backward), {x});
+}
+
+Value add_tensor_parallel_reduce_scatter(GraphBuilder& builder, const Site& site, const char* name, double rows,
+                                         std::int64_t width, Value x) {
+  if (builder.tp() == 1) return x;
+  // Backward: the output gradient is all-gathered before the row-parallel GEMM's input gradient, on the critical
+  // path like the forward's collectives (Megatron-LM without --tp-comm-overlap, its default).
+  Backward backward;
+  backward.dx = tensor_parallel_op(std::string(name) + "_all_gather", rows, width);
+  return builder.add(site, tensor_parallel_op(name, rows, width), std::move(backward), {x});
 }
 
 Value add_norm(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t width, Value x) {

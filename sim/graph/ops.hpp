@@ -57,6 +57,16 @@ Value add_grouped_linear(GraphBuilder& builder, const Site& site, const char* na
                          std::int64_t groups, std::int64_t k, std::int64_t n, DataType dtype, Value x,
                          InputCast cast = InputCast::separate);
 
+// Sequence parallelism with tensor parallelism (Korthikanti et al. 2022; Megatron-LM): activations between the
+// tensor-parallel regions are sharded over the tp GPUs by tokens. A column-parallel GEMM's input is all-gathered
+// (`rows` tokens x `width`, BF16); in the backward its re-gather and its gradient's reduce-scatter overlap the
+// GEMMs and cost nothing here. A row-parallel GEMM's output is reduce-scattered and its gradient all-gathered, both
+// exposed. With tp = 1 both return `x` and add nothing.
+Value add_tensor_parallel_all_gather(GraphBuilder& builder, const Site& site, const char* name, double rows,
+                                     std::int64_t width, Value x);
+Value add_tensor_parallel_reduce_scatter(GraphBuilder& builder, const Site& site, const char* name, double rows,
+                                         std::int64_t width, Value x);
+
 // RMSNorm over `rows` rows of `width`. Its weight gradient (`width` values) is produced by the same kernel as the
 // input gradient, so it has no backward-weight vertex of its own.
 Value add_norm(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t width, Value x);

@@ -182,6 +182,27 @@ TEST(CommModel, RemoteNodesPerTokenFollowNodeLimitedRouting) {
   EXPECT_EQ(intranode.expected_remote_nodes_per_token(), 0.0);
 }
 
+TEST(CommModel, TensorParallelCollectivesRingOverNvlinkInsideANodeElseTheNic) {
+  // A ring all-gather or reduce-scatter moves (tp-1)/tp of the gathered buffer per GPU: over NVLink at 160 of the
+  // H800's 200 GB/s per direction (V3 §3.2.2) inside a node, over the NIC at 40 of 50 GB/s across nodes.
+  ParallelPlan plan;
+  plan.tp = 8;
+  auto profile = published();
+  ClusterSpec cluster = h800_cluster();
+  cluster.gpu.nvlink_bandwidth_bytes_per_s = 400e9;
+  Op gather;
+  gather.kind = OpKind::tensor_parallel;
+  gather.comm_bytes = 4096.0 * 7168 * 2;
+  CommModel in_node(cluster, deepseek_v3_moe(), plan, profile);
+  EXPECT_NEAR(in_node.tensor_parallel_seconds(gather), gather.comm_bytes * 7.0 / 8.0 / 160e9, 1e-15);
+  plan.tp = 16;
+  CommModel across(cluster, deepseek_v3_moe(), plan, profile);
+  EXPECT_NEAR(across.tensor_parallel_seconds(gather), gather.comm_bytes * 15.0 / 16.0 / 40e9, 1e-15);
+  plan.tp = 1;
+  CommModel none(cluster, deepseek_v3_moe(), plan, profile);
+  EXPECT_EQ(none.tensor_parallel_seconds(gather), 0.0);
+}
+
 TEST(CommModel, DispatchTimeUsesDeepEpBandwidthOnTheInfinibandShare) {
   ParallelPlan plan;
   plan.ep = 64;

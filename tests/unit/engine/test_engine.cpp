@@ -106,7 +106,9 @@ TEST(Engine, RendezvousSendsRunTheSchedulesThatModelThem) {
         continue;
       }
       EXPECT_GE(with_rendezvous, buffered.simulated_step() - 1e-12) << name << " " << micro_batches;
-      if (name == "1f1b") EXPECT_NEAR(with_rendezvous, buffered.simulated_step(), 10 * 3.7e-6);
+      if (name == "1f1b") {
+        EXPECT_NEAR(with_rendezvous, buffered.simulated_step(), 10 * 3.7e-6);
+      }
     }
   }
 }

@@ -425,6 +425,36 @@ TEST(OpGraph, Llama405BWithTensorParallelism) {
   EXPECT_NEAR(graph_flops_per_token(model, 8, w, true), closed, 0.01 * closed);
 }
 
+TEST(OpGraph, TensorParallelCollectivesOfSequenceParallelism) {
+  // Llama 405B at TP 8: each attention and FFN region all-gathers its 4,096 x 16,384 BF16 input and
+  // reduce-scatters its output (4,096 x 16,384 x 2 B = 134 MB each); in the backward only the reduce-scatter's
+  // all-gather is exposed (the column-parallel side overlaps its GEMMs); the embedding reduce-scatters its rows.
+  const ModelSpec model = test::llama3_405b();
+  StageSlice slice = layers(0, 1);
+  slice.has_embedding = true;
+  const OpGraph graph = build_training_graph(model, slice, work(1, Precision::bf16, Recompute::none, 8));
+  const double buffer = 4096.0 * 16384 * 2;
+  for (const char* name : {"L0.gqa.x_gather.fwd", "L0.gqa.o_scatter.fwd", "L0.gqa.o_scatter.dx", "L0.ffn.gather.fwd",
+                           "L0.ffn.scatter.fwd", "L0.ffn.scatter.dx", "embed.embed_scatter.fwd"}) {
+    const Op& op = find(graph, name);
+    EXPECT_EQ(op.kind, OpKind::tensor_parallel) << name;
+    EXPECT_DOUBLE_EQ(op.comm_bytes, buffer) << name;
+    EXPECT_DOUBLE_EQ(op.flops, 0.0) << name;
+  }
+  std::size_t collectives = 0;
+  for (auto v : boost::make_iterator_range(boost::vertices(graph)))
+    if (graph[v].kind == OpKind::tensor_parallel) ++collectives;
+  EXPECT_EQ(collectives, 4u + 2u + 2u);  // forward 4 + embedding's 2, backward 2
+  // MLA gathers its latents (1,536 and 512 wide) and the shared rope key (64) instead of the hidden state.
+  const OpGraph mla = build_training_graph(test::deepseek_v3(), layers(3, 4), work(8, Precision::fp8, Recompute::none, 8));
+  EXPECT_DOUBLE_EQ(find(mla, "L3.mla.q_gather.fwd").comm_bytes, 4096.0 * 1536 * 2);
+  EXPECT_DOUBLE_EQ(find(mla, "L3.mla.kv_gather.fwd").comm_bytes, 4096.0 * 512 * 2);
+  EXPECT_DOUBLE_EQ(find(mla, "L3.mla.k_rope_gather.fwd").comm_bytes, 4096.0 * 64 * 2);
+  // No tensor parallelism, no collectives.
+  const OpGraph single = build_training_graph(model, slice, work(1, Precision::bf16, Recompute::none, 1));
+  for (auto v : boost::make_iterator_range(boost::vertices(single))) EXPECT_NE(single[v].kind, OpKind::tensor_parallel);
+}
+
 TEST(OpGraph, RecomputationAddsOnlyNonModelWork) {
   const ModelSpec model = test::deepseek_v3();
   const StageSlice slice = layers(2, 4);  // one dense, one MoE layer
