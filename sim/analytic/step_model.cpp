@@ -79,6 +79,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   work.precision = job.precision;
   work.parallelism = job.parallelism;
   work.recompute = job.recompute;
+  work.tp_comm_overlap = job.tp_comm_overlap;
 
   std::vector<StageCost> stages;
   for (const auto& slice : split_into_stages(scenario.model, stage_count)) {
@@ -96,7 +97,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
       }
       // Tensor-parallel collectives run as NCCL kernels on the compute stream: they count as the chunk's compute.
       OpCost cost = op.kind == OpKind::tensor_parallel
-                        ? OpCost{comm.tensor_parallel_seconds(op), CostSource::comm_model}
+                        ? OpCost{op.overlapped ? 0.0 : comm.tensor_parallel_seconds(op), CostSource::comm_model}
                         : kernels.compute_op(op);
       sources.add(cost);
       if (visit) visit(stages.size(), op, cost);

@@ -73,6 +73,8 @@ struct Op {
   // to be read again by the GEMM; for the weight gradient the cached 1x128 FP8 activation is read, transposed and
   // re-quantised into 128x1 tiles). Costed at the memory roofline on top of the GEMM itself.
   double cast_bytes = 0;
+  // tensor_parallel only: the collective runs beside a GEMM (training.tp_comm_overlap) and costs no time of its own.
+  bool overlapped = false;
 };
 
 using OpGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op>;
@@ -101,6 +103,7 @@ struct MicroBatchWork {
   Precision precision = Precision::fp8;  // GEMM precision; attention core, norms and the head stay BF16
   ParallelPlan parallelism;               // tp shards heads and FFN; ep sets experts per GPU and dispatch volume
   Recompute recompute = Recompute::none;
+  bool tp_comm_overlap = false;           // TrainingJob::tp_comm_overlap
 };
 
 // Builds forward, backward-input and backward-weight ops of `slice` for one micro-batch on one GPU.

@@ -92,12 +92,13 @@ Value add_grouped_linear(GraphBuilder& builder, const Site& site, const char* na
 
 namespace {
 
-Op tensor_parallel_op(const std::string& name, double rows, std::int64_t width) {
+Op tensor_parallel_op(const GraphBuilder& builder, const std::string& name, double rows, std::int64_t width) {
   Op op;
   op.name = name;
   op.kind = OpKind::tensor_parallel;
   op.dtype = DataType::bf16;
   op.comm_bytes = rows * static_cast<double>(width) * kBf16Bytes;
+  op.overlapped = builder.work().tp_comm_overlap;
   return op;
 }
 
@@ -112,7 +113,7 @@ Value add_tensor_parallel_all_gather(GraphBuilder& builder, const Site& site, co
   // gradient passes through with no exposed cost.
   Backward backward;
   backward.pass_through = true;
-  return builder.add(site, tensor_parallel_op(name, rows, width), std::move(backward), {x});
+  return builder.add(site, tensor_parallel_op(builder, name, rows, width), std::move(backward), {x});
 }
 
 Value add_tensor_parallel_reduce_scatter(GraphBuilder& builder, const Site& site, const char* name, double rows,
@@ -121,8 +122,8 @@ Value add_tensor_parallel_reduce_scatter(GraphBuilder& builder, const Site& site
   // Backward: the output gradient is all-gathered before the row-parallel GEMM's input gradient, on the critical
   // path like the forward's collectives (Megatron-LM without --tp-comm-overlap, its default).
   Backward backward;
-  backward.dx = tensor_parallel_op(std::string(name) + "_all_gather", rows, width);
-  return builder.add(site, tensor_parallel_op(name, rows, width), std::move(backward), {x});
+  backward.dx = tensor_parallel_op(builder, std::string(name) + "_all_gather", rows, width);
+  return builder.add(site, tensor_parallel_op(builder, name, rows, width), std::move(backward), {x});
 }
 
 Value add_norm(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t width, Value x) {

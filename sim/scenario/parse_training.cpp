@@ -82,6 +82,7 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
   // The names of sim/analytic's schedule registry, checked here so that a typo fails at load time, with its line.
   job.schedule = m.get("schedule").one_of({"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev"});
   check_schedule(m, job, model);
+  job.tp_comm_overlap = m.get_or("tp_comm_overlap", false, read::boolean);
   job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});

@@ -38,6 +38,9 @@ struct TrainingJob {
   ParallelPlan parallelism;
   std::string schedule = "1f1b";  // a name from the schedule registry (sim/analytic/pipeline_bubble)
   Recompute recompute = Recompute::none;
+  // Megatron-LM's --tp-comm-overlap: the tensor-parallel all-gathers and reduce-scatters run beside the GEMMs
+  // (userbuffers) instead of on the compute stream's critical path. Off by default, as in Megatron-LM.
+  bool tp_comm_overlap = false;
 };
 
 struct LengthDistribution {

@@ -198,6 +198,22 @@ TEST(Engine, ChunkPhasesAgreeWithTheAnalyticSumOfStandAloneChunks) {
   EXPECT_NEAR(simulated.overlapped_s, analytic.overlapped_s, 1e-6);
 }
 
+TEST(Engine, TensorParallelCollectivesCostWhatTheirRingsTakeUnlessOverlapped) {
+  // Llama 405B, TP 8 on H100 NVLink (900 GB/s both ways, 80% achievable per direction: 360 GB/s): each forward
+  // chunk of a stage pays 4 collectives per layer of 8,192 x 16,384 BF16 (268 MB), 7/8 of it over the ring.
+  const auto exposed = run_training(load(kLlama, {"engine.backend=analytic"}), nullptr);
+  const auto hidden = run_training(load(kLlama, {"engine.backend=analytic", "training.tp_comm_overlap=true"}), nullptr);
+  const auto& stage = exposed.stages.at(5);
+  const double layers = static_cast<double>(stage.slice.last_layer - stage.slice.first_layer);
+  const double collective = 8192.0 * 16384 * 2 * 7.0 / 8.0 / 360e9;
+  EXPECT_NEAR(stage.forward_compute_s - hidden.stages.at(5).forward_compute_s, 4 * layers * collective, 1e-9);
+  // The backward pays the two row-parallel all-gathers only; the weight gradient nothing.
+  EXPECT_NEAR(stage.backward_input_compute_s - hidden.stages.at(5).backward_input_compute_s, 2 * layers * collective,
+              1e-9);
+  EXPECT_DOUBLE_EQ(stage.backward_weight_compute_s, hidden.stages.at(5).backward_weight_compute_s);
+  EXPECT_GT(exposed.step.step_s, hidden.step.step_s);
+}
+
 TEST(Engine, FullModeAgreesWithSymmetryOnSmallClusters) {
   // 256 GPUs: 16 pipelines of 16 (a 31-layer DeepSeek-V3 so that EP 16 fits), EP 16 across 16 pipelines; both
   // network kinds.

@@ -450,6 +450,12 @@ TEST(OpGraph, TensorParallelCollectivesOfSequenceParallelism) {
   EXPECT_DOUBLE_EQ(find(mla, "L3.mla.q_gather.fwd").comm_bytes, 4096.0 * 1536 * 2);
   EXPECT_DOUBLE_EQ(find(mla, "L3.mla.kv_gather.fwd").comm_bytes, 4096.0 * 512 * 2);
   EXPECT_DOUBLE_EQ(find(mla, "L3.mla.k_rope_gather.fwd").comm_bytes, 4096.0 * 64 * 2);
+  // With Megatron's --tp-comm-overlap the same collectives are there, marked as running beside the GEMMs.
+  MicroBatchWork overlapped = work(1, Precision::bf16, Recompute::none, 8);
+  overlapped.tp_comm_overlap = true;
+  const OpGraph hidden = build_training_graph(model, slice, overlapped);
+  EXPECT_TRUE(find(hidden, "L0.gqa.x_gather.fwd").overlapped);
+  EXPECT_FALSE(find(graph, "L0.gqa.x_gather.fwd").overlapped);
   // No tensor parallelism, no collectives.
   const OpGraph single = build_training_graph(model, slice, work(1, Precision::bf16, Recompute::none, 1));
   for (auto v : boost::make_iterator_range(boost::vertices(single))) EXPECT_NE(single[v].kind, OpKind::tensor_parallel);
