@@ -99,6 +99,8 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
       OpCost cost = op.kind == OpKind::tensor_parallel
                         ? OpCost{op.overlapped ? 0.0 : comm.tensor_parallel_seconds(op), CostSource::comm_model}
                         : kernels.compute_op(op);
+      // Ring attention: each block's transfer overlaps the previous block's attention; the slower one sets the pace.
+      if (op.kind == OpKind::attention) cost.seconds = std::max(cost.seconds, comm.context_parallel_seconds(op));
       sources.add(cost);
       if (visit) visit(stages.size(), op, cost);
       const bool expert = op.kind == OpKind::grouped_gemm;
@@ -132,8 +134,10 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
       stage.dense_params += static_cast<double>(scenario.model.vocab * scenario.model.hidden) /
                             static_cast<double>(job.parallelism.tp);
     if (job.recompute == Recompute::full) {
-      // Only each layer's input is kept; the rest is recomputed in the backward pass.
-      double tokens = static_cast<double>(job.micro_batch * job.seq_len);
+      // Only each layer's input is kept; the rest is recomputed in the backward pass. The input is this GPU's
+      // share of the tokens: seq_len / cp of each sequence, sharded again over tp by sequence parallelism.
+      double tokens = static_cast<double>(job.micro_batch * job.seq_len) /
+                      static_cast<double>(job.parallelism.cp * job.parallelism.tp);
       stage.activation_bytes = tokens * static_cast<double>(scenario.model.hidden) * kActivationBytesPerElement *
                                static_cast<double>(slice.last_layer - slice.first_layer + 1);
     }

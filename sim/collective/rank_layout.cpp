@@ -33,7 +33,7 @@ std::int64_t RankLayout::group_size(GroupKind kind) const {
   switch (kind) {
     case GroupKind::tp: return plan_.tp;
     case GroupKind::cp: return plan_.cp;
-    case GroupKind::dp: return plan_.dp;
+    case GroupKind::dp: return plan_.dp * plan_.cp;
     case GroupKind::ep: return plan_.ep;
     case GroupKind::edp: return stage_size() / plan_.ep;
     case GroupKind::pp: return plan_.pp;
@@ -50,7 +50,7 @@ std::vector<Group> RankLayout::groups(GroupKind kind) const {
   switch (kind) {
     case GroupKind::tp: stride = 1; break;
     case GroupKind::cp: stride = tp; break;
-    case GroupKind::dp: stride = tp * cp; break;
+    case GroupKind::dp: stride = tp; break;  // every cp and dp coordinate: the replicas of the dense parameters
     case GroupKind::ep: stride = 1; break;
     case GroupKind::edp: stride = ep; break;
     case GroupKind::pp: stride = stage; break;

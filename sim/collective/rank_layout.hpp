@@ -21,7 +21,8 @@ namespace fleetsim::collective {
 enum class GroupKind {
   tp,   // tensor parallel: tp consecutive ranks
   cp,   // context parallel
-  dp,   // data parallel of the dense parameters (ZeRO-1 shards the optimizer over it)
+  dp,   // the replicas of the dense parameters, dp x cp ranks (Megatron-LM's data-parallel group with context
+        // parallelism): gradients are reduced and ZeRO shards over it
   ep,   // expert parallel: the MoE all-to-all
   edp,  // expert data parallel: ranks holding the same experts (gradients of expert parameters)
   pp,   // pipeline: one rank per stage

@@ -68,6 +68,12 @@ double CommModel::tensor_parallel_seconds(const Op& op) const {
   return moved / (in_node ? nvlink_bytes_per_s_ : nic_bytes_per_s_);
 }
 
+double CommModel::context_parallel_seconds(const Op& op) const {
+  if (plan_.cp <= 1 || op.comm_bytes <= 0) return 0.0;
+  const bool in_node = plan_.tp * plan_.cp <= cluster_.gpus_per_node;
+  return op.comm_bytes / (in_node ? nvlink_bytes_per_s_ : nic_bytes_per_s_);
+}
+
 double CommModel::moe_all_to_all_seconds(const Op& op) const {
   if (plan_.ep <= 1 || op.comm_bytes <= 0) return 0.0;
   const bool combine = op.name.find("combine") != std::string::npos;

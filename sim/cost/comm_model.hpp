@@ -52,6 +52,11 @@ class CommModel {
   // else over the NIC.
   double tensor_parallel_seconds(const Op& op) const;
 
+  // The ring exchange of context-parallel attention (an attention op's comm_bytes): one neighbour transfer after
+  // another, over NVLink when tp x cp GPUs fit in a node (Megatron-LM's rank order puts cp next to tp), else over
+  // the NIC.
+  double context_parallel_seconds(const Op& op) const;
+
   // A point-to-point transfer between pipeline stages (always across nodes when gpus_per_node <= tp*cp).
   double p2p_seconds(double bytes) const;
 

@@ -45,11 +45,18 @@ Value add_attention_core(GraphBuilder& builder, const Site& site, std::int64_t h
   const double h = static_cast<double>(heads), kvh = static_cast<double>(kv_heads);
   const double qk = static_cast<double>(qk_dim), v = static_cast<double>(v_dim);
 
+  // Context parallelism (cp > 1): ring attention as Megatron-LM runs it. Each GPU holds seq_len/cp queries of every
+  // sequence (two chunks of 2cp, paired so that the causal work is even) and sees every key: 1/cp of the causal
+  // FLOPs. Its K and V blocks go round the ring, cp - 1 transfers forward; the backward sends them again along
+  // with their gradients (twice that). The transfers overlap the blocks' attention (Op::comm_bytes; the cost model
+  // takes the slower of the two).
+  const std::int64_t cp = work.parallelism.cp;
   Op forward;
   forward.name = "core";
   forward.kind = OpKind::attention;
   forward.dtype = DataType::bf16;  // FlashAttention runs in BF16; DeepSeek-V3 keeps attention out of FP8 (V3 §3.3)
-  forward.attention = AttentionShape{work.sequences, heads, work.seq_len, work.seq_len, qk_dim, v_dim, true, kv_heads};
+  forward.attention =
+      AttentionShape{work.sequences, heads, work.seq_len / cp, work.seq_len, qk_dim, v_dim, true, kv_heads};
   forward.flops = causal_core_flops_per_token(heads, qk_dim, v_dim, work.seq_len) * tokens;
   const double q_bytes = tokens * h * qk * kBf16Bytes;
   const double kv_bytes = tokens * kvh * (qk + v) * kBf16Bytes;
@@ -57,17 +64,20 @@ Value add_attention_core(GraphBuilder& builder, const Site& site, std::int64_t h
   const double lse_bytes = tokens * h * kFp32Bytes;  // the softmax log-sum-exp kept for the backward
   forward.bytes_read = q_bytes + kv_bytes;
   forward.bytes_written = o_bytes + lse_bytes;
+  forward.comm_bytes = static_cast<double>(cp - 1) * kv_bytes;
 
   Backward backward;
   Op dx = forward;
   dx.flops = kAttentionBackwardModelFactor * forward.flops;
   dx.bytes_read = q_bytes + kv_bytes + 2 * o_bytes + lse_bytes;  // Q, K, V, O, dO, LSE
   dx.bytes_written = q_bytes + kv_bytes;                         // dQ, dK, dV
+  dx.comm_bytes = 2.0 * forward.comm_bytes;                      // K, V and their gradients round the ring
   backward.dx = dx;
   Op scores = forward;
   scores.flops = kAttentionBackwardRecomputeFactor * forward.flops;
   scores.bytes_read = 0;  // the same kernel as `dx`, whose bytes are counted there
   scores.bytes_written = 0;
+  scores.comm_bytes = 0;
   backward.dx_recompute = scores;
   return builder.add(site, std::move(forward), std::move(backward), inputs);
 }

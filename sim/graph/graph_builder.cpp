@@ -24,10 +24,11 @@ GraphBuilder::GraphBuilder(const ModelSpec& model, const MicroBatchWork& work) :
   const auto& plan = work.parallelism;
   if (plan.tp <= 0 || plan.ep <= 0 || plan.pp <= 0 || plan.cp <= 0)
     throw std::invalid_argument("op graph: parallel degrees must be positive");
-  // Context parallelism splits the sequence across GPUs and needs ring attention with its own communication,
-  // which the op graph does not describe; refuse rather than return a graph that ignores it.
-  if (plan.cp != 1) throw std::invalid_argument("op graph: context parallelism (cp > 1) is not modelled");
-  tokens_ = static_cast<double>(work.sequences) * static_cast<double>(work.seq_len);
+  if (work.seq_len % plan.cp != 0)
+    throw std::invalid_argument("op graph: context parallelism needs seq_len to be a multiple of cp");
+  // Context parallelism gives each GPU seq_len / cp tokens of every sequence (the attention core's ring exchange
+  // is in add_attention_core).
+  tokens_ = static_cast<double>(work.sequences) * static_cast<double>(work.seq_len / plan.cp);
 }
 
 OpVertex GraphBuilder::add_vertex(Op op, const std::vector<OpVertex>& predecessors) {

@@ -47,7 +47,7 @@ class GraphBuilder {
 
   const ModelSpec& model() const { return model_; }
   const MicroBatchWork& work() const { return work_; }
-  // Tokens of the micro-batch on this GPU (sequences x seq_len), seen by the tensor-parallel regions.
+  // Tokens of the micro-batch on this GPU (sequences x seq_len / cp), seen by the tensor-parallel regions.
   double tokens() const { return tokens_; }
   // Tokens of one sequence-parallel shard (tokens / tp): what norms, residuals and the MoE routing path see.
   double shard_tokens() const { return tokens_ / static_cast<double>(tp()); }

@@ -64,7 +64,8 @@ struct Op {
   double bytes_read = 0;            // HBM bytes
   double bytes_written = 0;
   double comm_bytes = 0;            // all_to_all: bytes this GPU sends to other GPUs; tensor_parallel: the full
-                                    // (gathered) buffer of one rank
+                                    // (gathered) buffer of one rank; attention under context parallelism: the
+                                    // K/V (and gradient) bytes this GPU passes round the ring
   GemmShape gemm;                   // gemm / grouped_gemm
   AttentionShape attention;         // attention
   bool model_flops = true;          // counts towards MFU (false for recomputation)

@@ -11,10 +11,6 @@ ParallelPlan parse_training_plan(const Value& value, const ModelSpec& model, con
   // pp and dp shape the whole run, so they are never left to a default; tp, ep and cp default to 1.
   if (!m.has("pp")) m.missing("pp", "give the pipeline-parallel degree, 1 for none");
   ParallelPlan plan = parse_degrees(m, cluster.gpus, "cluster.gpus", model);
-  // The op graph has no context-parallel attention (ring exchange of K and V) yet: refuse rather than mis-cost.
-  if (plan.cp != 1)
-    m.fail("cp", "context parallelism is not modelled in this version (the attention's K/V ring exchange and the "
-                 "sequence split are missing); use cp: 1 and spread the GPUs over dp, tp or pp; got " + str(plan.cp));
   plan.zero = m.get_or("zero", 0, read::non_negative_int);
   if (plan.zero > 3) m.fail("zero", "must be a ZeRO stage 0, 1, 2 or 3; got " + str(plan.zero));
   // Training shards every expert exactly once over an EP group (no redundant experts, unlike serving).
@@ -75,9 +71,10 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
                             "' has none (fp8_flops is 0); "
                             "use bf16");
   job.parallelism = parse_training_plan(m.get("parallelism"), model, cluster);
-  if (job.seq_len % job.parallelism.cp != 0)
-    m.fail("seq_len", "must be a multiple of training.parallelism.cp (" + str(job.parallelism.cp) +
-                          "): context parallelism splits every sequence evenly");
+  if (job.parallelism.cp > 1 && job.seq_len % (2 * job.parallelism.cp) != 0)
+    m.fail("seq_len", "must be a multiple of 2 x training.parallelism.cp (" + str(2 * job.parallelism.cp) +
+                          "): context parallelism splits every sequence into 2 x cp chunks, two per GPU, so that "
+                          "causal attention work is even");
   parse_global_batch(m.get("global_batch"), job);
   // The names of sim/analytic's schedule registry, checked here so that a typo fails at load time, with its line.
   job.schedule = m.get("schedule").one_of({"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev"});

@@ -54,6 +54,19 @@ TEST(RankLayout, DeepSeekV3PlanFollowsMegatronOrder) {
   EXPECT_EQ(layout.groups(GroupKind::tp).size(), 2048u);
 }
 
+TEST(RankLayout, DenseReplicasSpanDataAndContextParallelRanks) {
+  // tp 2, cp 2, dp 2, pp 2 on 16 GPUs: a stage is 8 ranks, s = tp_i + 2 (cp_i + 2 dp_i). The gradients of the dense
+  // parameters are reduced over every cp and dp coordinate: 4 ranks, every other one.
+  ParallelPlan p = plan(2, 2, 1, 2);
+  p.cp = 2;
+  const RankLayout layout(p, 16);
+  EXPECT_EQ(layout.group_size(GroupKind::dp), 4);
+  EXPECT_EQ(layout.groups(GroupKind::dp)[0], range(0, 4, 2));
+  EXPECT_EQ(layout.groups(GroupKind::dp)[1], range(1, 4, 2));
+  EXPECT_EQ(layout.groups(GroupKind::cp)[0], (std::vector<int>{0, 2}));
+  EXPECT_EQ(layout.groups(GroupKind::dp).size(), 4u);
+}
+
 TEST(RankLayout, TensorParallelInnermostThenDataParallel) {
   const RankLayout layout(plan(4, 2, 8, 4), 64);  // stage = tp 4 x dp 4 = 16 ranks
   EXPECT_EQ(layout.groups(GroupKind::tp)[1], range(4, 4));

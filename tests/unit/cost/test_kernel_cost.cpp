@@ -203,6 +203,25 @@ TEST(CommModel, TensorParallelCollectivesRingOverNvlinkInsideANodeElseTheNic) {
   EXPECT_EQ(none.tensor_parallel_seconds(gather), 0.0);
 }
 
+TEST(CommModel, ContextParallelRingUsesNvlinkWhenTpTimesCpFitsANode) {
+  ParallelPlan plan;
+  plan.tp = 4;
+  plan.cp = 2;
+  auto profile = published();
+  ClusterSpec cluster = h800_cluster();
+  cluster.gpu.nvlink_bandwidth_bytes_per_s = 400e9;
+  Op core;
+  core.kind = OpKind::attention;
+  core.comm_bytes = 64e6;
+  EXPECT_NEAR(CommModel(cluster, deepseek_v3_moe(), plan, profile).context_parallel_seconds(core), 64e6 / 160e9,
+              1e-15);
+  plan.cp = 4;  // 16 GPUs: the ring leaves the node
+  EXPECT_NEAR(CommModel(cluster, deepseek_v3_moe(), plan, profile).context_parallel_seconds(core), 64e6 / 40e9,
+              1e-15);
+  plan.cp = 1;
+  EXPECT_EQ(CommModel(cluster, deepseek_v3_moe(), plan, profile).context_parallel_seconds(core), 0.0);
+}
+
 TEST(CommModel, DispatchTimeUsesDeepEpBandwidthOnTheInfinibandShare) {
   ParallelPlan plan;
   plan.ep = 64;

@@ -461,6 +461,26 @@ TEST(OpGraph, TensorParallelCollectivesOfSequenceParallelism) {
   for (auto v : boost::make_iterator_range(boost::vertices(single))) EXPECT_NE(single[v].kind, OpKind::tensor_parallel);
 }
 
+TEST(OpGraph, ContextParallelismSplitsTheSequenceAndRingsKeysAndValues) {
+  // Llama 405B, TP 8, CP 2, one 4,096-token sequence: each GPU holds 2,048 tokens, its queries see all 4,096 keys
+  // with half of the causal work, and passes its K and V block (2,048 x 1 KV head x (128 + 128) x 2 B) once round
+  // the ring in the forward, twice (with their gradients) in the backward.
+  const ModelSpec model = test::llama3_405b();
+  MicroBatchWork w = work(1, Precision::bf16, Recompute::none, 8);
+  const OpGraph whole = build_training_graph(model, layers(0, 1), w);
+  w.parallelism.cp = 2;
+  const OpGraph split = build_training_graph(model, layers(0, 1), w);
+  expect_shape(find(split, "L0.gqa.qkv.fwd").gemm, 2048, (16 + 2) * 128, 16384);
+  const Op& core = find(split, "L0.gqa.core.fwd");
+  EXPECT_EQ(core.attention.q_len, 2048);
+  EXPECT_EQ(core.attention.kv_len, 4096);
+  EXPECT_DOUBLE_EQ(core.flops, find(whole, "L0.gqa.core.fwd").flops / 2);
+  const double block = 2048.0 * 1 * (128 + 128) * 2;
+  EXPECT_DOUBLE_EQ(core.comm_bytes, block);
+  EXPECT_DOUBLE_EQ(find(split, "L0.gqa.core.dx").comm_bytes, 2 * block);
+  EXPECT_DOUBLE_EQ(find(whole, "L0.gqa.core.fwd").comm_bytes, 0.0);
+}
+
 TEST(OpGraph, RecomputationAddsOnlyNonModelWork) {
   const ModelSpec model = test::deepseek_v3();
   const StageSlice slice = layers(2, 4);  // one dense, one MoE layer
