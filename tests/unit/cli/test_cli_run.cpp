@@ -127,6 +127,23 @@ TEST(CliRun, OpsCsvListsEveryCostedOpAndAddsUpToTheChunks) {
   fs::remove(path);
 }
 
+TEST(CliRun, ValidateRunsEveryPublishedCase) {
+  // One row per case of scenarios/validation/published.csv, each with a prediction and its relative error.
+  const auto cases = CsvTable::read(std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/validation/published.csv");
+  auto result = run_cli("validate");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::size_t rows = 0;
+  for (std::size_t begin = 0, end; (end = result.out.find('\n', begin)) != std::string::npos; begin = end + 1) {
+    const std::string line = result.out.substr(begin, end - begin);
+    if (line.rfind("scenario", 0) == 0) continue;  // the header
+    ++rows;
+    EXPECT_NE(line.find('%'), std::string::npos) << line;
+  }
+  EXPECT_EQ(rows, cases.rows());
+  for (std::size_t r = 0; r < cases.rows(); ++r)
+    EXPECT_NE(result.out.find(cases.text(r, "scenario")), std::string::npos) << cases.text(r, "scenario");
+}
+
 TEST(CliRun, BadCommandLinesExitTwoWithAMessage) {
   for (const std::string& args : {std::string("run"), std::string("run /no/such/file.yaml"),
                                   "run \"" + kDefault + "\" --bogus", "run \"" + kDefault + "\" --seed -3",
