@@ -39,21 +39,13 @@ TrainingModels::TrainingModels(const Scenario& scenario)
 std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models) {
   std::string out =
       "stage,layer,block,op,kind,phase,dtype,m,n,k,groups,gflop,hbm_mb,cast_mb,comm_mb,seconds,source,tflops\n";
-  auto dtype_name = [](DataType type) {
-    switch (type) {
-      case DataType::fp8: return "fp8";
-      case DataType::bf16: return "bf16";
-      case DataType::fp32: return "fp32";
-    }
-    return "?";
-  };
   CostSourceCounts ignored;
   cost_stages(scenario, models.kernels, models.comm, ignored, [&](std::size_t stage, const Op& op, const OpCost& cost) {
     const bool gemm = op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm;
     char line[512];
     std::snprintf(line, sizeof line, "%zu,%d,%s,%s,%s,%s,%s,%lld,%lld,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.4g\n", stage,
                   op.layer, op.block.c_str(), op.name.c_str(), to_string(op.kind), to_string(op.phase),
-                  dtype_name(op.dtype), static_cast<long long>(gemm ? op.gemm.m : 0),
+                  to_string(op.dtype), static_cast<long long>(gemm ? op.gemm.m : 0),
                   static_cast<long long>(gemm ? op.gemm.n : 0), static_cast<long long>(gemm ? op.gemm.k : 0),
                   static_cast<long long>(gemm ? op.gemm.groups : 0), op.flops / 1e9,
                   (op.bytes_read + op.bytes_written) / 1e6, op.cast_bytes / 1e6, op.comm_bytes / 1e6, cost.seconds,

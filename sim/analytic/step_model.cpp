@@ -5,7 +5,6 @@
 
 #include "analytic/training_estimate.hpp"
 #include "cost/roofline.hpp"
-#include "schedule/schedule.hpp"
 
 namespace fleetsim {
 namespace {
@@ -202,6 +201,16 @@ std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std
   return devices;
 }
 
+void add_chunk_time(PhaseTotals& phases, schedule::ChunkKind kind, double seconds) {
+  switch (kind) {
+    case schedule::ChunkKind::forward: phases.forward_s += seconds; break;
+    case schedule::ChunkKind::backward_input:
+    case schedule::ChunkKind::backward: phases.backward_input_s += seconds; break;
+    case schedule::ChunkKind::backward_weight: phases.backward_weight_s += seconds; break;
+    case schedule::ChunkKind::forward_backward: phases.overlapped_s += seconds; break;
+  }
+}
+
 StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCost>& stages,
                             const KernelCostModel& kernels, const CommModel& comm, std::int64_t global_batch) {
   const auto& job = *scenario.training;
@@ -288,27 +297,26 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
                                                     static_cast<int>(step.micro_batches));
       for (const auto& chunk : program.per_device.at(static_cast<std::size_t>(phases.device))) {
         const StageCost& stage = stages.at(static_cast<std::size_t>(chunk.stage));
+        double seconds = 0;
         switch (chunk.kind) {
-          case schedule::ChunkKind::forward:
-            phases.forward_s += stage.forward_compute_s + stage.forward_comm_s;
-            break;
+          case schedule::ChunkKind::forward: seconds = stage.forward_compute_s + stage.forward_comm_s; break;
           case schedule::ChunkKind::backward_input:
-            phases.backward_input_s += stage.backward_input_compute_s + stage.backward_comm_s;
+            seconds = stage.backward_input_compute_s + stage.backward_comm_s;
             break;
           case schedule::ChunkKind::backward:
-            phases.backward_input_s +=
-                stage.backward_input_compute_s + stage.backward_weight_compute_s + stage.backward_comm_s;
+            seconds = stage.backward_input_compute_s + stage.backward_weight_compute_s + stage.backward_comm_s;
             break;
-          case schedule::ChunkKind::backward_weight: phases.backward_weight_s += stage.backward_weight_compute_s; break;
+          case schedule::ChunkKind::backward_weight: seconds = stage.backward_weight_compute_s; break;
           case schedule::ChunkKind::forward_backward: {
             const StageCost& paired = stages.at(static_cast<std::size_t>(chunk.paired_stage));
             const double compute = (stage.forward_compute_s + paired.backward_input_compute_s +
                                     paired.backward_weight_compute_s) * compute_scale;
             const double communication = stage.forward_comm_s + paired.backward_comm_s;
-            phases.overlapped_s += overlap ? std::max(compute, communication) : compute + communication;
+            seconds = overlap ? std::max(compute, communication) : compute + communication;
             break;
           }
         }
+        add_chunk_time(phases, chunk.kind, seconds);
       }
     } catch (const std::invalid_argument&) {
       // A batch the schedule cannot run as a program (e.g. DualPipe below 2 x pp micro-batches): totals only.

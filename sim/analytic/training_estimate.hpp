@@ -13,6 +13,7 @@
 #include "collective/collective_model.hpp"
 #include "cost/comm_model.hpp"
 #include "cost/kernel_cost.hpp"
+#include "schedule/schedule.hpp"
 #include "spec/scenario.hpp"
 
 namespace fleetsim {
@@ -86,6 +87,9 @@ struct PhaseTotals {
   int device = 0;                // the pipeline device these are read on (the one that finishes the step last)
 };
 
+// Adds `seconds` of a chunk of this kind to its phase (a full backward counts as a backward chunk, as ISCA's 1B).
+void add_chunk_time(PhaseTotals& phases, schedule::ChunkKind kind, double seconds);
+
 struct StepBreakdown {
   PhaseTotals phases;
   double forward_chunk_s = 0;         // F of the slowest device, including the SM share lost to communication
@@ -151,7 +155,6 @@ using OpCostVisitor = std::function<void(std::size_t stage, const Op& op, const 
 // Costs every stage chunk of one micro-batch; `visit`, when given, sees each op and its cost.
 std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
                                    CostSourceCounts& sources, const OpCostVisitor& visit = {});
-
 
 // Step time at `global_batch` sequences from costed stages.
 StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCost>& stages,

@@ -60,18 +60,24 @@ double CommModel::deepep_bytes_per_s(bool combine) const {
   return bandwidth;
 }
 
+double CommModel::group_bytes_per_s(std::int64_t gpus) const {
+  return gpus <= cluster_.gpus_per_node ? nvlink_bytes_per_s_ : nic_bytes_per_s_;
+}
+
+double CommModel::ring_seconds(double bytes, std::int64_t ranks, double bytes_per_s) {
+  if (ranks <= 1 || bytes <= 0) return 0.0;
+  const double n = static_cast<double>(ranks);
+  return (n - 1.0) / n * bytes / bytes_per_s;
+}
+
 double CommModel::tensor_parallel_seconds(const Op& op) const {
-  const std::int64_t tp = plan_.tp;
-  if (tp <= 1) return 0.0;
-  const double moved = op.comm_bytes * static_cast<double>(tp - 1) / static_cast<double>(tp);
-  const bool in_node = tp <= cluster_.gpus_per_node;
-  return moved / (in_node ? nvlink_bytes_per_s_ : nic_bytes_per_s_);
+  return ring_seconds(op.comm_bytes, plan_.tp, group_bytes_per_s(plan_.tp));
 }
 
 double CommModel::context_parallel_seconds(const Op& op) const {
   if (plan_.cp <= 1 || op.comm_bytes <= 0) return 0.0;
-  const bool in_node = plan_.tp * plan_.cp <= cluster_.gpus_per_node;
-  return op.comm_bytes / (in_node ? nvlink_bytes_per_s_ : nic_bytes_per_s_);
+  // Megatron-LM's rank order puts cp next to tp: the ring spans tp x cp consecutive GPUs.
+  return op.comm_bytes / group_bytes_per_s(plan_.tp * plan_.cp);
 }
 
 double CommModel::moe_all_to_all_seconds(const Op& op) const {
@@ -88,11 +94,7 @@ double CommModel::moe_all_to_all_seconds(const Op& op) const {
 }
 
 double CommModel::ring_shard_collective_seconds(double bytes, std::int64_t ranks) const {
-  if (ranks <= 1 || bytes <= 0) return 0.0;
-  // Bandwidth term only: the buffers here are tens of MB or more, where per-hop latency (microseconds) is
-  // negligible against (ranks-1)/ranks x bytes / bandwidth.
-  double n = static_cast<double>(ranks);
-  return (n - 1.0) / n * bytes / nic_bytes_per_s_;
+  return ring_seconds(bytes, ranks, nic_bytes_per_s_);
 }
 
 double CommModel::p2p_seconds(double bytes) const {

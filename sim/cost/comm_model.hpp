@@ -73,6 +73,11 @@ class CommModel {
 
  private:
   double deepep_bytes_per_s(bool combine) const;
+  // Per-GPU bandwidth of a group of `gpus` consecutive ranks: NVLink when they share a node, else the NIC.
+  double group_bytes_per_s(std::int64_t gpus) const;
+  // A ring reduce-scatter or all-gather: each of `ranks` GPUs moves (ranks-1)/ranks of the buffer. Bandwidth term
+  // only: the buffers here are megabytes or more, where per-hop latency (microseconds) is negligible.
+  static double ring_seconds(double bytes, std::int64_t ranks, double bytes_per_s);
 
   ClusterSpec cluster_;
   ModelSpec model_;

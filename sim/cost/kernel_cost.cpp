@@ -16,15 +16,6 @@ namespace {
 // tiles and pipelines differently, and the roofline is the more honest answer).
 constexpr double kMaxShapeRatio = 8.0;
 
-const char* dtype_name(DataType dtype) {
-  switch (dtype) {
-    case DataType::fp8: return "fp8";
-    case DataType::bf16: return "bf16";
-    case DataType::fp32: return "fp32";
-  }
-  return "bf16";
-}
-
 // One (N, K) shape of the profile: efficiency (achieved / peak of the profiled GPU) at increasing total M.
 struct EfficiencyCurve {
   std::int64_t n = 0, k = 0;
@@ -131,7 +122,7 @@ OpCost KernelCostModel::gemm(const Op& op) const {
   };
 
   // Same dtype first; a BF16 GEMM with only FP8 rows (the published profile) borrows the FP8 efficiency curve.
-  const char* own = dtype_name(op.dtype);
+  const char* own = to_string(op.dtype);
   const char* other = op.dtype == DataType::fp8 ? "bf16" : "fp8";
   bool transferred = !same_gpu_;
   auto curves = rows_of(family, own);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include <simgrid/s4u.hpp>
 
@@ -93,14 +94,14 @@ struct DeviceRecord {
   double last_chunk_end_s = 0;
   double end_s = 0;
   double optimizer_s = 0;
-  // Wall time of the GPU's chunks by kind (compute plus the all-to-all it waited for): the phase totals.
-  double forward_wall_s = 0;
-  double backward_input_wall_s = 0;  // inputs-only and full backwards
-  double backward_weight_wall_s = 0;
-  double overlapped_wall_s = 0;
+  // Wall time of the GPU's chunks by kind (compute plus the all-to-all it waited for): the chunk phases.
+  PhaseTotals chunk_walls;
   std::int64_t activities = 0;
   std::int64_t finished = 0;     // 1 once the GPU's whole program ran (0 after a deadlock)
 };
+
+// Records cross the pipe from the simulation's child process as raw bytes.
+static_assert(std::is_trivially_copyable_v<DeviceRecord>);
 
 struct Simulation {
   const StepInputs* inputs = nullptr;
@@ -295,14 +296,7 @@ void run_device(Simulation* sim, int replica, int device) {
       record(*sim, rank, 1, compute_end, end, "all-to-all");
     }
     rec.busy_compute_s += compute;
-    const double wall = sg4::Engine::get_clock() - start;
-    switch (chunk.kind) {
-      case ChunkKind::forward: rec.forward_wall_s += wall; break;
-      case ChunkKind::backward_input:
-      case ChunkKind::backward: rec.backward_input_wall_s += wall; break;
-      case ChunkKind::backward_weight: rec.backward_weight_wall_s += wall; break;
-      case ChunkKind::forward_backward: rec.overlapped_wall_s += wall; break;
-    }
+    add_chunk_time(rec.chunk_walls, chunk.kind, sg4::Engine::get_clock() - start);
 
     // Outputs: activation to the next stage, gradient to the previous one; then what the previous chunk held back.
     std::vector<DeferredSend> held_back;
@@ -646,11 +640,8 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     step.compute_busy_s = rec.busy_compute_s + rec.optimizer_s;
     const int device = static_cast<int>(critical) % in.program.devices;
     PhaseTotals& phases = step.phases;
+    phases = rec.chunk_walls;
     phases.device = device;
-    phases.forward_s = rec.forward_wall_s;
-    phases.backward_input_s = rec.backward_input_wall_s;
-    phases.backward_weight_s = rec.backward_weight_wall_s;
-    phases.overlapped_s = rec.overlapped_wall_s;
     phases.update_s = rec.end_s - rec.last_chunk_end_s;
     phases.bubble_s = std::max(0.0, rec.last_chunk_end_s - phases.forward_s - phases.backward_input_s -
                                         phases.backward_weight_s - phases.overlapped_s);

@@ -48,6 +48,15 @@ const char* to_string(OpKind kind) {
   return "unknown";
 }
 
+const char* to_string(DataType dtype) {
+  switch (dtype) {
+    case DataType::fp8: return "fp8";
+    case DataType::bf16: return "bf16";
+    case DataType::fp32: return "fp32";
+  }
+  return "unknown";
+}
+
 const char* to_string(Phase phase) {
   switch (phase) {
     case Phase::forward: return "forward";

@@ -152,5 +152,6 @@ bool recomputed_in_selective_mode(const Op& forward_op);
 
 const char* to_string(OpKind kind);
 const char* to_string(Phase phase);
+const char* to_string(DataType dtype);  // fp8 | bf16 | fp32: the profile tables' dtype column
 
 }  // namespace fleetsim

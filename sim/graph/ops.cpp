@@ -71,14 +71,13 @@ double wire_bytes(DataType dtype) {
 
 Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
                  std::int64_t n, DataType dtype, Value x, InputCast cast) {
-  const auto m = static_cast<std::int64_t>(std::llround(rows));
-  return add_gemm_triple(builder, site, name, OpKind::gemm, rows, m, 1, k, n, dtype, {x}, cast);
+  return add_linear(builder, site, name, rows, k, n, dtype, std::vector<Value>{x}, cast);
 }
 
 Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
-                 std::int64_t n, DataType dtype, const std::vector<Value>& inputs) {
+                 std::int64_t n, DataType dtype, const std::vector<Value>& inputs, InputCast cast) {
   const auto m = static_cast<std::int64_t>(std::llround(rows));
-  return add_gemm_triple(builder, site, name, OpKind::gemm, rows, m, 1, k, n, dtype, inputs, InputCast::separate);
+  return add_gemm_triple(builder, site, name, OpKind::gemm, rows, m, 1, k, n, dtype, inputs, cast);
 }
 
 Value add_grouped_linear(GraphBuilder& builder, const Site& site, const char* name, double total_rows,
@@ -92,9 +91,9 @@ Value add_grouped_linear(GraphBuilder& builder, const Site& site, const char* na
 
 namespace {
 
-Op tensor_parallel_op(const GraphBuilder& builder, const std::string& name, double rows, std::int64_t width) {
+Op tensor_parallel_op(const GraphBuilder& builder, const char* name, double rows, std::int64_t width) {
   Op op;
-  op.name = name;
+  op.name = name;  // the forward's; the builder names a backward op after its forward (".dx")
   op.kind = OpKind::tensor_parallel;
   op.dtype = DataType::bf16;
   op.comm_bytes = rows * static_cast<double>(width) * kBf16Bytes;
@@ -122,7 +121,7 @@ Value add_tensor_parallel_reduce_scatter(GraphBuilder& builder, const Site& site
   // Backward: the output gradient is all-gathered before the row-parallel GEMM's input gradient, on the critical
   // path like the forward's collectives (Megatron-LM without --tp-comm-overlap, its default).
   Backward backward;
-  backward.dx = tensor_parallel_op(builder, std::string(name) + "_all_gather", rows, width);
+  backward.dx = tensor_parallel_op(builder, name, rows, width);  // the all-gather of the output gradient
   return builder.add(site, tensor_parallel_op(builder, name, rows, width), std::move(backward), {x});
 }
 

@@ -48,7 +48,8 @@ Value add_linear(GraphBuilder& builder, const Site& site, const char* name, doub
                  std::int64_t n, DataType dtype, Value x, InputCast cast = InputCast::separate);
 // The same over the concatenation of several inputs along k (the MTP projection of [h; embedding]).
 Value add_linear(GraphBuilder& builder, const Site& site, const char* name, double rows, std::int64_t k,
-                 std::int64_t n, DataType dtype, const std::vector<Value>& inputs);
+                 std::int64_t n, DataType dtype, const std::vector<Value>& inputs,
+                 InputCast cast = InputCast::separate);
 
 // `groups` linear layers (experts), `total_rows` rows spread evenly over them (the expected load of a balanced
 // router): each group is an m x n x k GEMM with m = total_rows / groups (rounded up in the shape; the FLOPs use the

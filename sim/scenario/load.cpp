@@ -56,9 +56,8 @@ Scenario parse_scenario(const Value& document, const std::string& path, const Lo
   if (const std::optional<Value> engine = m.find("engine")) {
     const Map section = engine->map({"backend", "mode", "expert_skew", "slow_gpu_factor", "p2p"});
     result.engine = scenario::parse_engine(section);
-    // The engine checks these against the schedule; its errors point here.
-    for (const char* key : {"mode", "p2p"})
-      if (const std::optional<Value> value = section.find(key)) result.key_locations[value->path()] = value->location();
+    // The engine checks p2p against the schedule; its error points here.
+    if (const std::optional<Value> value = section.find("p2p")) result.key_locations[value->path()] = value->location();
   }
   return result;
 }

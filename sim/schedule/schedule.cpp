@@ -98,18 +98,4 @@ PipelineProgram empty_program(std::string_view schedule_name, int devices, int s
 }
 
 }  // namespace detail
-ChunkCounts count_chunks(const PipelineProgram& program, int device) {
-  ChunkCounts counts;
-  for (const Chunk& chunk : program.per_device.at(static_cast<std::size_t>(device))) {
-    switch (chunk.kind) {
-      case ChunkKind::forward: ++counts.forward; break;
-      case ChunkKind::backward_input: ++counts.backward_input; break;
-      case ChunkKind::backward: ++counts.backward; break;
-      case ChunkKind::backward_weight: ++counts.backward_weight; break;
-      case ChunkKind::forward_backward: ++counts.forward_backward; break;
-    }
-  }
-  return counts;
-}
-
 }  // namespace fleetsim::schedule

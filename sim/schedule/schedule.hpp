@@ -84,16 +84,6 @@ struct ScheduleInfo {
 // Every schedule, in registry order.
 const std::vector<ScheduleInfo>& schedule_registry();
 
-// How many chunks of each kind one device runs in a step (F&B counted once, as one chunk).
-struct ChunkCounts {
-  int forward = 0;
-  int backward_input = 0;   // inputs-only backwards
-  int backward = 0;         // full backwards (B+W fused)
-  int backward_weight = 0;
-  int forward_backward = 0;
-};
-ChunkCounts count_chunks(const PipelineProgram& program, int device);
-
 // Short names used by tests and diagnostics: "F3" forward, "B3" full backward, "Bi3" backward for inputs, "W3"
 // backward for weights of micro-batch 3, "F5&B1" an overlapped pair; with_stage appends the stage ("F3.s5",
 // "F5.s0&B1.s3"), for devices that hold two stages.

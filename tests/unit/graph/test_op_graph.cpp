@@ -542,6 +542,9 @@ TEST(OpGraph, NamesOfEnums) {
   EXPECT_STREQ(to_string(OpKind::grouped_gemm), "grouped_gemm");
   EXPECT_STREQ(to_string(OpKind::all_to_all), "all_to_all");
   EXPECT_STREQ(to_string(Phase::backward_weight), "backward_weight");
+  EXPECT_STREQ(to_string(OpKind::tensor_parallel), "tensor_parallel");
+  EXPECT_STREQ(to_string(DataType::fp8), "fp8");
+  EXPECT_STREQ(to_string(DataType::fp32), "fp32");
 }
 
 }  // namespace

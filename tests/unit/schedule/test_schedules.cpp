@@ -16,6 +16,29 @@
 namespace fleetsim::schedule {
 namespace {
 
+// How many chunks of each kind one device runs in a step (F&B counted once).
+struct ChunkCounts {
+  int forward = 0;
+  int backward_input = 0;  // inputs-only backwards
+  int backward = 0;        // full backwards (B+W fused)
+  int backward_weight = 0;
+  int forward_backward = 0;
+};
+
+ChunkCounts count_chunks(const PipelineProgram& program, int device) {
+  ChunkCounts counts;
+  for (const Chunk& chunk : program.per_device.at(static_cast<std::size_t>(device))) {
+    switch (chunk.kind) {
+      case ChunkKind::forward: ++counts.forward; break;
+      case ChunkKind::backward_input: ++counts.backward_input; break;
+      case ChunkKind::backward: ++counts.backward; break;
+      case ChunkKind::backward_weight: ++counts.backward_weight; break;
+      case ChunkKind::forward_backward: ++counts.forward_backward; break;
+    }
+  }
+  return counts;
+}
+
 std::string order_of(const PipelineProgram& program, int device, bool with_stage = false) {
   std::string text;
   for (const Chunk& chunk : program.per_device.at(static_cast<std::size_t>(device)))
