@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cfloat>
 
+#include "attention/online_softmax.cuh"
 #include "attention/sm90_mla.hpp"
 #include "common/cuda_util.hpp"
 #include "common/sm90_ptx.cuh"
@@ -119,14 +120,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         tile_max[r] = fmaxf(tile_max[r], fmaxf(fmaxf(lo.x, lo.y), fmaxf(hi.x, hi.y)));
       }
     float corr[2], row_sum[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xFFFFFFFFu, tile_max[r], 1));
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xFFFFFFFFu, tile_max[r], 2));
-      const float m_new = fmaxf(m_run[r], tile_max[r]);
-      corr[r] = exp2f(m_run[r] - m_new);
-      m_run[r] = m_new;
-    }
+    attention_detail::update_running_max(tile_max, m_run, corr);
     std::uint32_t pf[4][4];
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
@@ -144,19 +138,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       pf[kk][2] = ptx::pack_bf16x2(p[kk][0][2], p[kk][0][3]);
       pf[kk][3] = ptx::pack_bf16x2(p[kk][1][2], p[kk][1][3]);
     }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 1);
-      row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 2);
-      l_run[r] = l_run[r] * corr[r] + row_sum[r];
-    }
-#pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      o[i][0] *= corr[0];
-      o[i][1] *= corr[0];
-      o[i][2] *= corr[1];
-      o[i][3] *= corr[1];
-    }
+    attention_detail::rescale_running_sums(row_sum, corr, l_run, o);
     // O[:, 128*warp .. +127] += P V.
     const int mat = lane / 8;
 #pragma unroll

@@ -7,6 +7,7 @@
 
 #include <cfloat>
 
+#include "attention/online_softmax.cuh"
 #include "attention/sm90_mla.hpp"
 #include "common/cuda_util.hpp"
 #include "common/sm90_ptx.cuh"
@@ -116,14 +117,7 @@ __global__ void __launch_bounds__(kThreads, 2)
         tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[n][e]);
       }
     float corr[2], row_sum[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xFFFFFFFFu, tile_max[r], 1));
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xFFFFFFFFu, tile_max[r], 2));
-      const float m_new = fmaxf(m_run[r], tile_max[r]);
-      corr[r] = exp2f(m_run[r] - m_new);
-      m_run[r] = m_new;
-    }
+    attention_detail::update_running_max(tile_max, m_run, corr);
     std::uint32_t pf[kTile / 16][4];
 #pragma unroll
     for (int n = 0; n < kTile / 8; ++n) {
@@ -137,19 +131,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       pf[n / 2][(n % 2) * 2 + 0] = ptx::pack_bf16x2(p0, p1);
       pf[n / 2][(n % 2) * 2 + 1] = ptx::pack_bf16x2(p2, p3);
     }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 1);
-      row_sum[r] += __shfl_xor_sync(0xFFFFFFFFu, row_sum[r], 2);
-      l_run[r] = l_run[r] * corr[r] + row_sum[r];
-    }
-#pragma unroll
-    for (int i = 0; i < kDv / 8; ++i) {
-      o[i][0] *= corr[0];
-      o[i][1] *= corr[0];
-      o[i][2] *= corr[1];
-      o[i][3] *= corr[1];
-    }
+    attention_detail::rescale_running_sums(row_sum, corr, l_run, o);
     // O += P V: V fragments through ldmatrix.trans, two 8-wide column tiles per x4 load.
 #pragma unroll
     for (int kk = 0; kk < kTile / 16; ++kk)
