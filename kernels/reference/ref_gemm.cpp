@@ -69,6 +69,26 @@ void parallel_for(std::size_t count, const Body& body) {
     });
   for (auto& th : pool) th.join();
 }
+
+// Row r of A against the weights of group group_of(r) (none, and the output row stays 0, when it is negative),
+// for the listed rows: what both grouped layouts compute.
+template <class GroupOf>
+std::vector<float> fp8_grouped(const std::vector<std::uint8_t>& a, const std::vector<float>& sa,
+                               const std::vector<std::uint8_t>& b, const std::vector<float>& sb, int n, int k,
+                               const std::vector<int>& which, GroupOf group_of) {
+  const int kblocks = k / kScaleBlock;
+  const std::size_t b_group = static_cast<std::size_t>(n) * k;
+  const std::size_t sb_group = static_cast<std::size_t>((n + kScaleBlock - 1) / kScaleBlock) * kblocks;
+  std::vector<float> d(which.size() * static_cast<std::size_t>(n), 0.0f);
+  parallel_for(which.size(), [&](std::size_t i) {
+    const auto r = static_cast<std::size_t>(which[i]);
+    const int g = group_of(r);
+    if (g < 0) return;
+    fp8_gemm_row(&a[r * k], &sa[r * kblocks], &b[static_cast<std::size_t>(g) * b_group],
+                 &sb[static_cast<std::size_t>(g) * sb_group], n, k, &d[i * n]);
+  });
+  return d;
+}
 }  // namespace
 
 std::vector<float> fp8_gemm(const std::vector<std::uint8_t>& a, const std::vector<float>& sa,
@@ -125,38 +145,19 @@ std::vector<float> fp8_grouped_contiguous(const std::vector<std::uint8_t>& a, co
                                           const std::vector<int>& m_indices, const std::vector<std::uint8_t>& b,
                                           const std::vector<float>& sb, int m_total, int n, int k,
                                           const std::vector<int>& rows) {
-  const std::vector<int> which = rows.empty() ? all_rows(m_total) : rows;
-  const int kblocks = k / kScaleBlock;
-  const std::size_t b_group = static_cast<std::size_t>(n) * k;
-  const std::size_t sb_group = static_cast<std::size_t>((n + kScaleBlock - 1) / kScaleBlock) * kblocks;
-  std::vector<float> d(which.size() * static_cast<std::size_t>(n), 0.0f);
-  parallel_for(which.size(), [&](std::size_t i) {
-    const auto r = static_cast<std::size_t>(which[i]);
-    const int g = m_indices[r];
-    if (g < 0) return;
-    fp8_gemm_row(&a[r * k], &sa[r * kblocks], &b[static_cast<std::size_t>(g) * b_group],
-                 &sb[static_cast<std::size_t>(g) * sb_group], n, k, &d[i * n]);
-  });
-  return d;
+  return fp8_grouped(a, sa, b, sb, n, k, rows.empty() ? all_rows(m_total) : rows,
+                     [&](std::size_t r) { return m_indices[r]; });
 }
 
 std::vector<float> fp8_grouped_masked(const std::vector<std::uint8_t>& a, const std::vector<float>& sa,
                                       const std::vector<int>& masked_m, const std::vector<std::uint8_t>& b,
                                       const std::vector<float>& sb, int groups, int m_max, int n, int k,
                                       const std::vector<int>& rows) {
-  const std::vector<int> which = rows.empty() ? all_rows(groups * m_max) : rows;
-  const int kblocks = k / kScaleBlock;
-  const std::size_t b_group = static_cast<std::size_t>(n) * k;
-  const std::size_t sb_group = static_cast<std::size_t>((n + kScaleBlock - 1) / kScaleBlock) * kblocks;
-  std::vector<float> d(which.size() * static_cast<std::size_t>(n), 0.0f);
-  parallel_for(which.size(), [&](std::size_t i) {
-    const auto r = static_cast<std::size_t>(which[i]);
-    const int g = static_cast<int>(r / static_cast<std::size_t>(m_max));
-    if (static_cast<int>(r % static_cast<std::size_t>(m_max)) >= masked_m[static_cast<std::size_t>(g)]) return;
-    fp8_gemm_row(&a[r * k], &sa[r * kblocks], &b[static_cast<std::size_t>(g) * b_group],
-                 &sb[static_cast<std::size_t>(g) * sb_group], n, k, &d[i * n]);
+  const auto rows_per_group = static_cast<std::size_t>(m_max);
+  return fp8_grouped(a, sa, b, sb, n, k, rows.empty() ? all_rows(groups * m_max) : rows, [&](std::size_t r) {
+    const auto g = static_cast<int>(r / rows_per_group);
+    return static_cast<int>(r % rows_per_group) < masked_m[static_cast<std::size_t>(g)] ? g : -1;
   });
-  return d;
 }
 
 }  // namespace fleetsim::kernels::ref
