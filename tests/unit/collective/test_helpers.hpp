@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "../graph/test_models.hpp"
 #include "spec/cluster.hpp"
 #include "spec/jobs.hpp"
 #include "spec/model.hpp"
@@ -30,18 +31,9 @@ inline ClusterSpec h800_cluster(std::int64_t gpus, TopologyKind kind = TopologyK
   return spec;
 }
 
-// DeepSeek-V3's router (public-figures.md §1): 256 routed experts, top-8, 8 groups of which 4 per token.
-inline ModelSpec deepseek_v3_routing() {
-  ModelSpec model;
-  model.name = "deepseek-v3";
-  model.kind = ModelKind::moe;
-  model.hidden = 7168;
-  model.moe.routed_experts = 256;
-  model.moe.top_k = 8;
-  model.moe.groups = 8;
-  model.moe.groups_per_token = 4;
-  return model;
-}
+// DeepSeek-V3, whose router the all-to-all follows (public-figures.md §1): 256 routed experts, top-8, 8 groups of
+// which 4 per token.
+inline ModelSpec deepseek_v3_routing() { return test::deepseek_v3(); }
 
 inline ParallelPlan plan(std::int64_t tp, std::int64_t pp, std::int64_t ep, std::int64_t dp) {
   ParallelPlan p;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "../graph/test_models.hpp"
 #include "cost/comm_model.hpp"
 #include "cost/kernel_cost.hpp"
 #include "cost/roofline.hpp"
@@ -149,17 +150,6 @@ TEST(KernelCost, MemoryBoundOpsRunAtTheDocumentedFractionOfHbm) {
   EXPECT_NEAR(model.compute_op(op).seconds, 2e9 / 3000e9, 1e-12);
 }
 
-ModelSpec deepseek_v3_moe() {
-  ModelSpec model;
-  model.kind = ModelKind::moe;
-  model.hidden = 7168;
-  model.moe.routed_experts = 256;
-  model.moe.top_k = 8;
-  model.moe.groups = 8;
-  model.moe.groups_per_token = 4;
-  return model;
-}
-
 ClusterSpec h800_cluster() {
   ClusterSpec cluster;
   cluster.gpu = h800();
@@ -173,12 +163,12 @@ TEST(CommModel, RemoteNodesPerTokenFollowNodeLimitedRouting) {
   ParallelPlan plan;
   plan.ep = 64;
   auto profile = published();
-  CommModel comm(h800_cluster(), deepseek_v3_moe(), plan, profile);
+  CommModel comm(h800_cluster(), test::deepseek_v3(), plan, profile);
   // 8 nodes, one expert group each; a token uses 4 groups and picks 8 experts among 4 candidate nodes:
   // 4 * (1 - (3/4)^8) distinct nodes, of which 7/8 are remote.
   EXPECT_NEAR(comm.expected_remote_nodes_per_token(), 4.0 * (1.0 - std::pow(0.75, 8)) * 7.0 / 8.0, 1e-12);
   plan.ep = 8;
-  CommModel intranode(h800_cluster(), deepseek_v3_moe(), plan, profile);
+  CommModel intranode(h800_cluster(), test::deepseek_v3(), plan, profile);
   EXPECT_EQ(intranode.expected_remote_nodes_per_token(), 0.0);
 }
 
@@ -193,13 +183,13 @@ TEST(CommModel, TensorParallelCollectivesRingOverNvlinkInsideANodeElseTheNic) {
   Op gather;
   gather.kind = OpKind::tensor_parallel;
   gather.comm_bytes = 4096.0 * 7168 * 2;
-  CommModel in_node(cluster, deepseek_v3_moe(), plan, profile);
+  CommModel in_node(cluster, test::deepseek_v3(), plan, profile);
   EXPECT_NEAR(in_node.tensor_parallel_seconds(gather), gather.comm_bytes * 7.0 / 8.0 / 160e9, 1e-15);
   plan.tp = 16;
-  CommModel across(cluster, deepseek_v3_moe(), plan, profile);
+  CommModel across(cluster, test::deepseek_v3(), plan, profile);
   EXPECT_NEAR(across.tensor_parallel_seconds(gather), gather.comm_bytes * 15.0 / 16.0 / 40e9, 1e-15);
   plan.tp = 1;
-  CommModel none(cluster, deepseek_v3_moe(), plan, profile);
+  CommModel none(cluster, test::deepseek_v3(), plan, profile);
   EXPECT_EQ(none.tensor_parallel_seconds(gather), 0.0);
 }
 
@@ -213,20 +203,20 @@ TEST(CommModel, ContextParallelRingUsesNvlinkWhenTpTimesCpFitsANode) {
   Op core;
   core.kind = OpKind::attention;
   core.comm_bytes = 64e6;
-  EXPECT_NEAR(CommModel(cluster, deepseek_v3_moe(), plan, profile).context_parallel_seconds(core), 64e6 / 160e9,
+  EXPECT_NEAR(CommModel(cluster, test::deepseek_v3(), plan, profile).context_parallel_seconds(core), 64e6 / 160e9,
               1e-15);
   plan.cp = 4;  // 16 GPUs: the ring leaves the node
-  EXPECT_NEAR(CommModel(cluster, deepseek_v3_moe(), plan, profile).context_parallel_seconds(core), 64e6 / 40e9,
+  EXPECT_NEAR(CommModel(cluster, test::deepseek_v3(), plan, profile).context_parallel_seconds(core), 64e6 / 40e9,
               1e-15);
   plan.cp = 1;
-  EXPECT_EQ(CommModel(cluster, deepseek_v3_moe(), plan, profile).context_parallel_seconds(core), 0.0);
+  EXPECT_EQ(CommModel(cluster, test::deepseek_v3(), plan, profile).context_parallel_seconds(core), 0.0);
 }
 
 TEST(CommModel, DispatchTimeUsesDeepEpBandwidthOnTheInfinibandShare) {
   ParallelPlan plan;
   plan.ep = 64;
   auto profile = published();
-  CommModel comm(h800_cluster(), deepseek_v3_moe(), plan, profile);
+  CommModel comm(h800_cluster(), test::deepseek_v3(), plan, profile);
   Op dispatch;
   dispatch.name = "L3.moe.dispatch.fwd";
   dispatch.kind = OpKind::all_to_all;
@@ -241,7 +231,7 @@ TEST(CommModel, DispatchTimeUsesDeepEpBandwidthOnTheInfinibandShare) {
 TEST(CommModel, RingCollectivesMoveAllButOneShardOverTheNic) {
   ParallelPlan plan;
   auto profile = published();
-  CommModel comm(h800_cluster(), deepseek_v3_moe(), plan, profile);
+  CommModel comm(h800_cluster(), test::deepseek_v3(), plan, profile);
   // 40 GB/s achievable of a 50 GB/s port (V3 §3.2.2).
   EXPECT_NEAR(comm.ring_shard_collective_seconds(1e9, 128), 127.0 / 128.0 * 1e9 / 40e9, 1e-15);
   EXPECT_EQ(comm.ring_shard_collective_seconds(1e9, 1), 0.0);
