@@ -21,10 +21,10 @@ constexpr double kReservedFraction = 0.05;
 MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<StageCost>& stages) {
   const auto& job = *scenario.training;
   const auto& plan = job.parallelism;
-  const auto& schedule = find_schedule(job.schedule);
+  const PipelineSchedule schedule = schedule_of(job);
   MemoryBreakdown memory;
   const std::int64_t micro_batches = job.global_batch / (plan.dp * job.micro_batch);
-  memory.peak_activation_chunks = schedule.peak_activation_chunks(plan.pp, micro_batches);
+  memory.peak_activation_chunks = schedule.peak_activation_chunks(plan.pp, micro_batches, schedule.stages_per_device);
   memory.capacity_bytes = scenario.cluster.gpu.hbm_bytes;
   memory.reserved_bytes = kReservedFraction * memory.capacity_bytes;
   // Dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep: ZeRO shards over those.

@@ -13,7 +13,7 @@ double as_double(std::int64_t value) { return static_cast<double>(value); }
 double bubble_1f1b(const ChunkTimes& c, std::int64_t pp) { return as_double(pp - 1) * (c.forward + full_backward(c)); }
 // Interleaved 1F1B with v chunks per device (Megatron-LM, Narayanan et al. 2021): the 1F1B bubble divided by v.
 double bubble_interleaved(const ChunkTimes& c, std::int64_t pp) {
-  // c holds the times of one of the v = 2 smaller chunks, so (PP-1)(F+B) of a chunk is already the 1F1B bubble / v.
+  // c holds the times of one of the v smaller chunks, so (PP-1)(F+B) of a chunk is already the 1F1B bubble / v.
   return as_double(pp - 1) * (c.forward + full_backward(c));
 }
 // ZB1P (zero-bubble, Qi et al. 2023): (PP-1)(F+B-2W).
@@ -32,15 +32,20 @@ double bubble_dualpipev(const ChunkTimes& c, std::int64_t pp) {
 }
 
 // 1F1B: the first stage holds PP micro-batches in flight (fewer when the step has fewer).
-double peak_1f1b(std::int64_t pp, std::int64_t mb) { return as_double(std::min(pp, mb)); }
-// Interleaved: PP * (1 + (PP-1)/(PP*v)) chunk-sized... expressed in chunks of 1/v of a stage: v*PP + (PP-1).
-double peak_interleaved(std::int64_t pp, std::int64_t mb) { return as_double(std::min(2 * pp + pp - 1, 2 * mb)); }
+double peak_1f1b(std::int64_t pp, std::int64_t mb, std::int64_t) { return as_double(std::min(pp, mb)); }
+// Interleaved, in chunks of 1/v of a device's layers: Megatron-LM's first device runs 2(PP-1) + (v-1)PP warm-up
+// forwards before its first backward and holds one more, v*PP + PP - 1 (every forward, v*mb, when mb <= PP).
+double peak_interleaved(std::int64_t pp, std::int64_t mb, std::int64_t v) {
+  return as_double(std::min(v * pp + pp - 1, v * mb));
+}
 // DualPipe: PP+1 (DualPipe README).
-double peak_dualpipe(std::int64_t pp, std::int64_t mb) { return as_double(std::min(pp + 1, mb)); }
+double peak_dualpipe(std::int64_t pp, std::int64_t mb, std::int64_t) { return as_double(std::min(pp + 1, mb)); }
 // DualPipeV: PP+1 where PP counts its 2*pp stages, each chunk half a DualPipe stage.
-double peak_dualpipev(std::int64_t pp, std::int64_t mb) { return as_double(std::min(2 * pp + 1, 2 * mb)); }
+double peak_dualpipev(std::int64_t pp, std::int64_t mb, std::int64_t) {
+  return as_double(std::min(2 * pp + 1, 2 * mb));
+}
 
-// Stage placement. 1F1B-like: device d holds stage d. Interleaved: d and d + pp (Megatron's round-robin chunks).
+// Stage placement. 1F1B-like: device d holds stage d. Interleaved: d, d + pp, d + 2pp, ... (Megatron's round-robin chunks).
 // DualPipe: d and pp-1-d, one per direction (V3 §3.2.1; the shallowest and deepest stages share a device).
 // DualPipeV: d and 2pp-1-d of 2pp stages (the V shape).
 std::int64_t stage_single(std::int64_t device, std::int64_t, std::int64_t) { return device; }
@@ -60,7 +65,8 @@ const std::vector<PipelineSchedule>& pipeline_schedules() {
   static const std::vector<PipelineSchedule> registry{
       {"1f1b", "one forward, one backward (PipeDream-flush)", 1, 1, 1, stage_single, false, false, bubble_1f1b,
        peak_1f1b},
-      {"interleaved", "interleaved 1F1B, 2 model chunks per device", 2, 2, 2, stage_interleaved, false, false,
+      {"interleaved", "interleaved 1F1B, v model chunks per device (2 unless training.virtual_stages)", 2, 2, 2,
+       stage_interleaved, false, false,
        bubble_interleaved, peak_interleaved},
       {"zb1p", "zero-bubble 1F1B: weight gradients fill the bubble", 1, 1, 1, stage_single, false, false, bubble_zb1p,
        peak_1f1b},
@@ -76,6 +82,16 @@ const PipelineSchedule& find_schedule(std::string_view name) {
   for (const auto& schedule : pipeline_schedules())
     if (schedule.name == name) return schedule;
   throw std::out_of_range("unknown pipeline schedule '" + std::string(name) + "'");
+}
+
+PipelineSchedule schedule_of(const TrainingJob& job) {
+  PipelineSchedule schedule = find_schedule(job.schedule);
+  if (schedule.name == "interleaved") {
+    schedule.stage_multiplier = job.virtual_stages;
+    schedule.stages_per_device = job.virtual_stages;
+    schedule.visits_per_micro_batch = job.virtual_stages;
+  }
+  return schedule;
 }
 
 }  // namespace fleetsim

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "spec/jobs.hpp"
+
 namespace fleetsim {
 
 // Times of one chunk (one micro-batch through one stage chunk) on the slowest device.
@@ -24,8 +26,9 @@ struct ChunkTimes {
 struct PipelineSchedule {
   std::string_view name;
   std::string_view description;
-  // The model is cut into stage_multiplier x pp stages (2 for interleaved and DualPipeV, whose devices hold
-  // two smaller chunks); device d holds stages_per_device of them: stage_of(d, slot, pp) for each slot.
+  // The model is cut into stage_multiplier x pp stages (interleaved: its virtual stages, 2 unless the job says;
+  // DualPipeV: 2), whose devices hold smaller chunks); device d holds stages_per_device of them:
+  // stage_of(d, slot, pp) for each slot.
   std::int64_t stage_multiplier = 1;
   std::int64_t stages_per_device = 1;
   // How many of a device's stages one micro-batch passes through (DualPipe: 1 of its 2, one per direction;
@@ -38,12 +41,17 @@ struct PipelineSchedule {
   bool needs_even_pp = false;
   // Idle time of a device per step, from chunk times (one visit of one stage) and the pipeline's devices.
   double (*bubble_seconds)(const ChunkTimes& chunk, std::int64_t pp) = nullptr;
-  // Micro-batches of activations (in units of one chunk's activations) the busiest device holds at peak.
-  double (*peak_activation_chunks)(std::int64_t pp, std::int64_t micro_batches) = nullptr;
+  // Micro-batches of activations (in units of one chunk's activations) the busiest device holds at peak, given
+  // the stages each device holds.
+  double (*peak_activation_chunks)(std::int64_t pp, std::int64_t micro_batches,
+                                   std::int64_t stages_per_device) = nullptr;
 };
 
 // Every schedule, in registry order. find_schedule throws std::out_of_range for an unknown name.
 const std::vector<PipelineSchedule>& pipeline_schedules();
 const PipelineSchedule& find_schedule(std::string_view name);
+// The job's schedule: the registry's entry with the job's virtual stages (interleaved: TrainingJob::virtual_stages
+// stages per device, each visited once per micro-batch). Throws std::out_of_range as find_schedule does.
+PipelineSchedule schedule_of(const TrainingJob& job);
 
 }  // namespace fleetsim

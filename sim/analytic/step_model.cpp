@@ -70,7 +70,7 @@ double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t
 std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
                                    CostSourceCounts& sources, const OpCostVisitor& visit) {
   const auto& job = *scenario.training;
-  const auto& schedule = find_schedule(job.schedule);
+  const PipelineSchedule schedule = schedule_of(job);
   const std::int64_t stage_count = job.parallelism.pp * schedule.stage_multiplier;
   MicroBatchWork work;
   work.sequences = job.micro_batch;
@@ -178,6 +178,14 @@ UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& dev
   return cost;
 }
 
+UpdateCost stage_update_cost(const Scenario& scenario, const StageCost& stage, const KernelCostModel& kernels,
+                             const CommModel& comm) {
+  DeviceLoad alone;
+  alone.dense_params = stage.dense_params;
+  alone.expert_params = stage.expert_params;
+  return parameter_update_cost(scenario, alone, kernels, comm);
+}
+
 std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std::vector<StageCost>& stages,
                                      std::int64_t pp) {
   std::vector<DeviceLoad> devices(static_cast<std::size_t>(pp));
@@ -215,7 +223,7 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
                             const KernelCostModel& kernels, const CommModel& comm, std::int64_t global_batch) {
   const auto& job = *scenario.training;
   const auto& plan = job.parallelism;
-  const auto& schedule = find_schedule(job.schedule);
+  const PipelineSchedule schedule = schedule_of(job);
   StepBreakdown step;
   step.micro_batches = global_batch / (plan.dp * job.micro_batch);
   const double micro_batches = static_cast<double>(step.micro_batches);
@@ -270,10 +278,26 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
 
   // The GPU that finishes a step last is the first pipeline device: its gradients are complete only at the very
   // end and its first chunk of the next step needs the gathered parameters, so nothing hides its reduce-scatter
-  // and all-gather (the event-driven engine shows the same on its timeline).
+  // and all-gather (the event-driven engine shows the same on its timeline), unless the job overlaps them
+  // (dp_comm_overlap).
   UpdateCost update;
-  for (const auto& device : devices) {
-    const UpdateCost cost = parameter_update_cost(scenario, device, kernels, comm);
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    const DeviceLoad& device = devices[d];
+    UpdateCost cost = parameter_update_cost(scenario, device, kernels, comm);
+    if (job.dp_comm_overlap) {
+      // Each stage's reduce-scatter starts with its last backward chunk, so only what outlasts that chunk shows;
+      // the all-gathers run under the first chunks, and only the first stage's holds the device back.
+      cost.reduce_scatter_s = 0;
+      for (const std::int64_t index : device.stages) {
+        const StageCost& stage = stages.at(static_cast<std::size_t>(index));
+        const double backward = (stage.backward_input_compute_s + stage.backward_weight_compute_s) * compute_scale;
+        cost.reduce_scatter_s = std::max(cost.reduce_scatter_s, stage_update_cost(scenario, stage, kernels, comm)
+                                                                        .reduce_scatter_s - backward);
+      }
+      cost.all_gather_s =
+          stage_update_cost(scenario, stages.at(static_cast<std::size_t>(device.stages.front())), kernels, comm)
+              .all_gather_s;
+    }
     update.reduce_scatter_s = std::max(update.reduce_scatter_s, cost.reduce_scatter_s);
     update.all_gather_s = std::max(update.all_gather_s, cost.all_gather_s);
     update.optimizer_s = std::max(update.optimizer_s, cost.optimizer_s);
@@ -294,7 +318,8 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   if (step.micro_batches <= std::numeric_limits<int>::max()) {
     try {
       const auto program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp),
-                                                    static_cast<int>(step.micro_batches));
+                                                    static_cast<int>(step.micro_batches),
+                                                    static_cast<int>(job.virtual_stages));
       for (const auto& chunk : program.per_device.at(static_cast<std::size_t>(phases.device))) {
         const StageCost& stage = stages.at(static_cast<std::size_t>(chunk.stage));
         double seconds = 0;

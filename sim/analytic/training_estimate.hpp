@@ -72,6 +72,9 @@ struct UpdateCost {
 };
 UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& device, const KernelCostModel& kernels,
                                  const CommModel& comm);
+// The same for one model stage's parameters alone (TrainingJob::dp_comm_overlap times each stage's collectives).
+UpdateCost stage_update_cost(const Scenario& scenario, const StageCost& stage, const KernelCostModel& kernels,
+                             const CommModel& comm);
 
 // Where the critical GPU's step goes, phase by phase, as DeepSeek's own breakdown reports it (ISCA 2505.09343
 // Table 4: 1F, 1B, 1W, 1F1B, bubble, opt): the wall time of its chunks of each kind over the whole step, a chunk's

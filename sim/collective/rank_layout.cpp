@@ -41,11 +41,18 @@ std::int64_t RankLayout::group_size(GroupKind kind) const {
   return 1;
 }
 
+std::int64_t RankLayout::global_rank(std::int64_t stage, std::int64_t s) const {
+  if (plan_.order == RankOrder::tp_cp_ep_dp_pp) return stage * stage_size() + s;
+  const std::int64_t inner = plan_.tp * plan_.cp;
+  return s % inner + inner * (stage + plan_.pp * (s / inner));
+}
+
 std::vector<Group> RankLayout::groups(GroupKind kind) const {
-  const std::int64_t tp = plan_.tp, cp = plan_.cp, ep = plan_.ep;
+  const std::int64_t tp = plan_.tp, ep = plan_.ep;
   const std::int64_t stage = stage_size();
-  // Every group is {base + stride * i : i < size}: the stride is the product of the degrees inside this one in
-  // the rank order, and the bases are the ranks whose own coordinate is 0.
+  // In the stage-major order (tp_cp_ep_dp_pp) every group is {base + stride * i : i < size}: the stride is the
+  // product of the degrees inside this one in the rank order, and the bases are the ranks whose own coordinate is
+  // 0. Other orders form the same groups over (stage, stage-local index) and place them with global_rank.
   std::int64_t stride = 1;
   switch (kind) {
     case GroupKind::tp: stride = 1; break;
@@ -56,6 +63,7 @@ std::vector<Group> RankLayout::groups(GroupKind kind) const {
     case GroupKind::pp: stride = stage; break;
   }
   const std::int64_t size = group_size(kind);
+  auto place = [&](std::int64_t stage_major) { return global_rank(stage_major / stage, stage_major % stage); };
   std::vector<Group> result;
   result.reserve(static_cast<std::size_t>(ranks() / size));
   for (std::int64_t base = 0; base < ranks(); ++base) {
@@ -63,9 +71,12 @@ std::vector<Group> RankLayout::groups(GroupKind kind) const {
     const std::int64_t within = kind == GroupKind::pp ? base / stage : (base % stage) / stride % size;
     if (within != 0) continue;
     Group group(static_cast<std::size_t>(size));
-    for (std::int64_t i = 0; i < size; ++i) group[static_cast<std::size_t>(i)] = static_cast<int>(base + stride * i);
+    for (std::int64_t i = 0; i < size; ++i)
+      group[static_cast<std::size_t>(i)] = static_cast<int>(place(base + stride * i));
     result.push_back(std::move(group));
   }
+  if (plan_.order != RankOrder::tp_cp_ep_dp_pp)
+    std::sort(result.begin(), result.end(), [](const Group& a, const Group& b) { return a.front() < b.front(); });
   return result;
 }
 

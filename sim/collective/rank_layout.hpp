@@ -8,6 +8,11 @@
 //                                              the stage's tp x cp x dp ranks, as ParallelPlan says; edp = S / ep)
 // DeepSeek-V3 (tp 1, cp 1, dp 128, ep 64, pp 16 on 2,048 GPUs): a stage is 128 GPUs = 16 nodes, an EP group 8 whole
 // nodes, an EDP group the 2 GPUs with the same EP index, a PP group GPUs 128 apart.
+// With ParallelPlan::order = tp_cp_ep_pp_dp (Megatron-Core's --use-tp-pp-dp-mapping, Llama 3's [TP, CP, PP, DP])
+// the stage coordinate moves inside the data-parallel one: writing s = tc + tp*cp * d (tc = tp_i + tp * cp_i, d the
+// dp coordinate), rank = tc + tp*cp * (pp_i + pp * d). Groups are formed from the stage-local index s exactly as
+// above (EP groups stay ep consecutive values of s) and then placed. Llama 3 405B (tp 8, pp 16, dp 128): a
+// pipeline is 16 neighbouring nodes, a DP group 128 GPUs 128 apart.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +50,10 @@ class RankLayout {
   // Every group of this kind, all of which run at once (e.g. 16 x 1 DP groups of 128 ranks for DeepSeek-V3).
   // Groups are ordered by their smallest rank; ranks within a group ascend.
   std::vector<Group> groups(GroupKind kind) const;
+
+  // The global rank (= GPU index) of pipeline stage `stage`'s rank with stage-local index s (0 <= s < stage_size(),
+  // s = tp_i + tp * (cp_i + cp * dp_i)), in the plan's rank order.
+  std::int64_t global_rank(std::int64_t stage, std::int64_t s) const;
 
  private:
   ParallelPlan plan_;

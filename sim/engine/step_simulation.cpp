@@ -17,6 +17,7 @@
 
 #include <simgrid/s4u.hpp>
 
+#include "collective/rank_layout.hpp"
 #include "core/error.hpp"
 #include "cost/comm_model.hpp"
 #include "schedule/schedule.hpp"
@@ -49,8 +50,17 @@ struct StepInputs {
   bool intranode_ep = false;
   bool has_all_to_all = false;
   double nic_bytes_per_s = 0;
+  // Symmetric mode: the bytes a pipeline send puts on the GPU's NIC link per byte of activation, so that it takes
+  // the time the collective model gives every stage boundary of every pipeline sending at once on the real
+  // topology (CommModel::p2p_seconds: oversubscription applies only where pipeline neighbours sit in different
+  // pods). Full mode routes the bytes themselves: 1.
+  double p2p_wire_bytes_per_byte = 1;
   double nvlink_bytes_per_s = 0;
   std::vector<UpdateCost> update;  // per pipeline device
+  // TrainingJob::dp_comm_overlap: each stage's reduce-scatter starts with its last weight-gradient chunk, its
+  // all-gather runs before its first forward (stage by stage, in the order the device first uses them).
+  bool dp_overlap = false;
+  std::vector<UpdateCost> stage_update;  // per model stage (dp_overlap)
   bool record_trace = false;
   bool rendezvous = true;         // EngineSpec::p2p: sends wait for their receiver (else buffered)
   int replicas = 1;               // pipelines simulated (full mode: every DP replica)
@@ -94,6 +104,7 @@ struct DeviceRecord {
   double last_chunk_end_s = 0;
   double end_s = 0;
   double optimizer_s = 0;
+  double parameter_wait_s = 0;   // dp_comm_overlap: chunks held back for their stage's parameter all-gather
   // Wall time of the GPU's chunks by kind (compute plus the all-to-all it waited for): the chunk phases.
   PhaseTotals chunk_walls;
   std::int64_t activities = 0;
@@ -194,13 +205,14 @@ void run_device(Simulation* sim, int replica, int device) {
     auto mailbox =
         sg4::Mailbox::by_name(mailbox_name(sim->prefix, replica, target, pass, micro_batch, consumer_stage));
     ++rec.activities;
+    const auto wire_bytes = static_cast<std::uint64_t>(bytes * in.p2p_wire_bytes_per_byte);
     if (in.rendezvous) {
-      sends_in_flight.push_back(mailbox->put_async(&token, static_cast<std::uint64_t>(bytes)));
+      sends_in_flight.push_back(mailbox->put_async(&token, wire_bytes));
       return;
     }
     // Detached: the sender goes on at once (buffered, as the timeline evaluator assumes); the bytes still cross
     // both NIC links and share them with the all-to-all.
-    mailbox->put_init(&token, static_cast<std::uint64_t>(bytes))->detach();
+    mailbox->put_init(&token, wire_bytes)->detach();
   };
   auto wait_for_sends = [&]() {
     for (const auto& comm : sends_in_flight) comm->wait();
@@ -213,10 +225,72 @@ void run_device(Simulation* sim, int replica, int device) {
   };
   std::vector<DeferredSend> deferred_sends;  // forward outputs sent after the next chunk (Chunk::defer_forward_send)
 
+  // Data-parallel communication beside the chunks (dp_comm_overlap): where each stage's parameters are first needed
+  // and its weight gradients last computed on this device.
+  sg4::Host* self = sim->gpu[static_cast<std::size_t>(rank)];
+  auto dp_collective_bytes = [&](double seconds) { return static_cast<std::uint64_t>(seconds * in.nic_bytes_per_s); };
+  std::map<std::size_t, int> gather_before;   // chunk index -> stage whose all-gather it waits for
+  std::map<std::size_t, int> reduce_with;     // chunk index -> stage whose reduce-scatter starts with it
+  std::vector<sg4::CommPtr> reductions;
+  double first_reduction_s = -1;
+  if (in.dp_overlap) {
+    std::map<int, std::size_t> first_forward, last_weight_gradient;
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      using schedule::ChunkKind;
+      const auto& chunk = chunks[i];
+      if (chunk.kind == ChunkKind::forward || chunk.kind == ChunkKind::forward_backward)
+        first_forward.emplace(chunk.stage, i);
+      if (chunk.kind == ChunkKind::backward || chunk.kind == ChunkKind::backward_weight)
+        last_weight_gradient[chunk.stage] = i;
+      if (chunk.kind == ChunkKind::forward_backward) last_weight_gradient[chunk.paired_stage] = i;
+    }
+    std::vector<std::pair<std::size_t, int>> gather_order;  // (first use, stage), earliest first
+    for (const auto& [stage_index, i] : first_forward) {
+      gather_before[i] = stage_index;
+      gather_order.emplace_back(i, stage_index);
+    }
+    std::sort(gather_order.begin(), gather_order.end());
+    for (const auto& [stage_index, i] : last_weight_gradient) reduce_with[i] = stage_index;
+    // The all-gathers run one after another on the GPU's NIC (one NCCL communicator executes in issue order), each
+    // announced on a mailbox that the stage's first forward waits on.
+    std::vector<std::pair<int, std::uint64_t>> gathers;
+    for (const auto& [i, stage_index] : gather_order)
+      gathers.emplace_back(stage_index,
+                           dp_collective_bytes(in.stage_update[static_cast<std::size_t>(stage_index)].all_gather_s));
+    sg4::Actor::create("gpu" + std::to_string(rank) + ".param-gather", self, [sim, rank, replica, device, self, gathers]() {
+      static int token = 0;
+      for (const auto& [stage_index, bytes] : gathers) {
+        const double begin = sg4::Engine::get_clock();
+        if (bytes > 0) sg4::Comm::sendto(self, sim->sink, bytes);
+        record(*sim, rank, 1, begin, sg4::Engine::get_clock(), "all-gather s" + std::to_string(stage_index));
+        sg4::Mailbox::by_name(sim->prefix + "r" + std::to_string(replica) + ".d" + std::to_string(device) +
+                              ".params.s" + std::to_string(stage_index))
+            ->put_init(&token, 0)
+            ->detach();
+      }
+    });
+  }
+
   for (std::size_t index = 0; index < chunks.size(); ++index) {
     using schedule::ChunkKind;
     const auto& chunk = chunks[index];
     const auto& stage = stages[static_cast<std::size_t>(chunk.stage)];
+    if (const auto gather = gather_before.find(index); gather != gather_before.end()) {
+      const double wait_start = sg4::Engine::get_clock();
+      sg4::Mailbox::by_name(sim->prefix + "r" + std::to_string(replica) + ".d" + std::to_string(device) +
+                            ".params.s" + std::to_string(gather->second))
+          ->get<int>();
+      rec.parameter_wait_s += sg4::Engine::get_clock() - wait_start;
+    }
+    if (const auto reduce = reduce_with.find(index); reduce != reduce_with.end()) {
+      // Megatron-LM's buckets become ready one by one during this chunk: the stage's reduce-scatter starts with it.
+      if (first_reduction_s < 0) first_reduction_s = sg4::Engine::get_clock();
+      const double seconds = in.stage_update[static_cast<std::size_t>(reduce->second)].reduce_scatter_s;
+      if (seconds > 0) {
+        reductions.push_back(sg4::Comm::sendto_async(self, sim->sink, dp_collective_bytes(seconds)));
+        ++rec.activities;
+      }
+    }
     if (in.rendezvous) {
       // The commit point: this chunk's receives (and any posted early for a later chunk) and the sends issued so
       // far, all waited for before the compute starts.
@@ -317,15 +391,19 @@ void run_device(Simulation* sim, int replica, int device) {
 
   // Parameter update: reduce-scatter the gradients, step the optimizer, all-gather the parameters.
   const UpdateCost& update = in.update[static_cast<std::size_t>(device)];
-  sg4::Host* self = sim->gpu[static_cast<std::size_t>(rank)];
   auto collective = [&](double seconds, const char* label) {
     if (seconds <= 0) return;
     const double begin = sg4::Engine::get_clock();
-    sg4::Comm::sendto(self, sim->sink, static_cast<std::uint64_t>(seconds * in.nic_bytes_per_s));
+    sg4::Comm::sendto(self, sim->sink, dp_collective_bytes(seconds));
     ++rec.activities;
     record(*sim, rank, 1, begin, sg4::Engine::get_clock(), label);
   };
-  collective(update.reduce_scatter_s, "reduce-scatter");
+  if (in.dp_overlap) {
+    for (const auto& reduction : reductions) reduction->wait();
+    record(*sim, rank, 1, first_reduction_s, sg4::Engine::get_clock(), "reduce-scatter");
+  } else {
+    collective(update.reduce_scatter_s, "reduce-scatter");
+  }
   const double optimizer_start = sg4::Engine::get_clock();
   if (update.optimizer_s > 0) {
     sg4::this_actor::execute(update.optimizer_s * slow * kHostSpeed);
@@ -333,6 +411,11 @@ void run_device(Simulation* sim, int replica, int device) {
   }
   rec.optimizer_s = sg4::Engine::get_clock() - optimizer_start;
   record(*sim, rank, 0, optimizer_start, sg4::Engine::get_clock(), "optimizer");
+  if (in.dp_overlap) {  // the next step's all-gathers are this step's first (steady state)
+    rec.end_s = sg4::Engine::get_clock();
+    rec.finished = 1;
+    return;
+  }
   // The parameter all-gather runs into the next step: a GPU whose first chunk waits for the pipeline to fill
   // (device d starts after d forward chunks) hides that much of it; only the rest extends this step.
   const double gather_start = sg4::Engine::get_clock();
@@ -343,7 +426,7 @@ void run_device(Simulation* sim, int replica, int device) {
 }
 
 // Full mode on the cluster's topology: one host per simulated GPU (placed on the GPU the rank order gives it,
-// sim/collective/rank_layout.hpp: stage-major, replicas consecutive), one split-duplex link per topology edge a
+// sim/collective/rank_layout.hpp, in the plan's rank order), one split-duplex link per topology edge a
 // route uses (at the achievable fraction of its bandwidth, V3 §3.2.2), and explicit routes for the pairs that talk:
 // pipeline neighbours, DeepEP's all-to-all peers (the same-index GPU of every other node of the EP group, or every
 // GPU of the group inside one node), and each GPU's path to the sink through its own NIC.
@@ -352,7 +435,9 @@ void build_topology_platform(Simulation& sim, sg4::NetZone& zone, const std::str
   const topology::Topology& topo = *in.topology;
   const int pp = in.program.devices;
   const int ranks = in.replicas * pp;
-  auto gpu_index = [&](int rank) { return (rank % pp) * in.replicas + rank / pp; };  // stage-major placement
+  // Full mode has tp = cp = 1: a replica's stage-local index is the replica itself.
+  const collective::RankLayout layout(in.scenario->training->parallelism, static_cast<std::int64_t>(topo.gpus.size()));
+  auto gpu_index = [&](int rank) { return static_cast<int>(layout.global_rank(rank % pp, rank / pp)); };
   for (int rank = 0; rank < ranks; ++rank)
     sim.gpu.push_back(zone.create_host(prefix + "gpu" + std::to_string(rank), kHostSpeed));
   sim.gpu_nvlink = sim.gpu;
@@ -524,7 +609,7 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
   const auto& job = *scenario.training;
   const auto& plan = job.parallelism;
   const auto& engine_spec = scenario.engine;
-  const auto& analytic_schedule = find_schedule(job.schedule);
+  const PipelineSchedule analytic_schedule = schedule_of(job);
   const auto devices = device_loads(analytic_schedule, stages, plan.pp);
 
   // Full mode plays the step on the cluster's real network: build it once for every request.
@@ -544,7 +629,8 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     in.stages = &stages;
     const std::int64_t micro_batches = request.global_batch / (plan.dp * job.micro_batch);
     try {
-      in.program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp), static_cast<int>(micro_batches));
+      in.program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp), static_cast<int>(micro_batches),
+                                            static_cast<int>(job.virtual_stages));
     } catch (const std::invalid_argument& error) {
       const auto where = scenario.key_locations.find("training.schedule");
       throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
@@ -559,6 +645,12 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     in.has_all_to_all = plan.ep > 1;
     in.nic_bytes_per_s = comm.nic_bytes_per_s();
     in.nvlink_bytes_per_s = comm.nvlink_bytes_per_s();
+    in.dp_overlap = job.dp_comm_overlap;
+    if (in.dp_overlap)
+      for (const auto& stage : stages) in.stage_update.push_back(stage_update_cost(scenario, stage, kernels, comm));
+    if (engine_spec.mode != "full" && plan.pp > 1 && stages.front().boundary_bytes > 0)
+      in.p2p_wire_bytes_per_byte =
+          comm.p2p_seconds(stages.front().boundary_bytes) * in.nic_bytes_per_s / stages.front().boundary_bytes;
     for (const auto& device : devices) in.update.push_back(parameter_update_cost(scenario, device, kernels, comm));
     in.record_trace = request.record_trace;
     if (engine_spec.p2p == "rendezvous" && !in.program.models_rendezvous) {
@@ -633,7 +725,7 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     step.steady_s = rec.busy_compute_s;
     step.optimizer_s = rec.optimizer_s;
     step.exposed_communication_s = rec.exposed_comm_s;
-    step.data_parallel_s = std::max(0.0, rec.end_s - rec.last_chunk_end_s - rec.optimizer_s);
+    step.data_parallel_s = std::max(0.0, rec.end_s - rec.last_chunk_end_s - rec.optimizer_s) + rec.parameter_wait_s;
     step.bubble_s =
         std::max(0.0, step.step_s - step.steady_s - step.optimizer_s - step.exposed_communication_s -
                           step.data_parallel_s);

@@ -10,11 +10,11 @@ namespace fleetsim {
 namespace {
 
 // The fewest micro-batches, from `wanted` up to `limit`, that the schedule can run on pp devices.
-std::int64_t runnable_micro_batches(const std::string& schedule, std::int64_t pp, std::int64_t wanted,
-                                    std::int64_t limit) {
+std::int64_t runnable_micro_batches(const TrainingJob& job, std::int64_t wanted, std::int64_t limit) {
   for (std::int64_t m = std::max<std::int64_t>(1, wanted); m <= limit; ++m) {
     try {
-      schedule::build_schedule(schedule, static_cast<int>(pp), static_cast<int>(m));
+      schedule::build_schedule(job.schedule, static_cast<int>(job.parallelism.pp), static_cast<int>(m),
+                               static_cast<int>(job.virtual_stages));
       return m;
     } catch (const std::invalid_argument&) {
     }
@@ -54,7 +54,7 @@ TrainingEstimate simulate_training(const Scenario& scenario, std::vector<TraceEv
   const std::int64_t final_mb = job.global_batch / per_micro_batch;
   std::vector<EngineRequest> requests{{job.global_batch, trace != nullptr}};
   if (job.ramp && job.ramp->from < job.global_batch) {
-    const std::int64_t low_mb = runnable_micro_batches(job.schedule, plan.pp, job.ramp->from / per_micro_batch, final_mb);
+    const std::int64_t low_mb = runnable_micro_batches(job, job.ramp->from / per_micro_batch, final_mb);
     if (low_mb < final_mb) requests.push_back({low_mb * per_micro_batch, false});
   }
   std::vector<EngineStep> steps =

@@ -91,7 +91,8 @@ struct StageSlice {
 };
 
 // Splits the model over `pp` stages: layers as evenly as possible, embedding on the first stage, head and MTP on
-// the last; the last stage gets fewer transformer layers because the head and MTP module weigh on it.
+// the last; the last stage gets fewer transformer layers because the head and MTP module weigh on it, and the
+// first or last may hold none (only the embedding, only the head) where that helps. Up to layers + 2 stages.
 // Layers are weighed by their forward FLOPs per token at a 4,096-token context (V3 §4.2 pre-training length);
 // the overload takes the context length that weighs attention against the GEMMs.
 std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp);

@@ -1,7 +1,8 @@
 // Splitting the model over pipeline stages.
 //
-// The rule: every stage holds at least one transformer layer; the embedding goes on the first stage, the LM head
-// and the MTP modules on the last. Each part is weighed by its forward FLOPs per token (2 x activated parameters
+// The rule: every stage holds at least one transformer layer, except that the first may hold only the embedding and
+// the last only the LM head and MTP modules where that lightens the heaviest stage (or there are more stages than
+// layers); the embedding goes on the first stage, the LM head and the MTP modules on the last. Each part is weighed by its forward FLOPs per token (2 x activated parameters
 // plus the attention core at the given context; the backward is 2x the forward for every part, so the ratio
 // holds for training too). The embedding lookup weighs nothing. For every possible layer count n of the last
 // stage, the other layers are spread as evenly as whole layers allow over the first pp-1 stages (the earlier
@@ -30,9 +31,6 @@ std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t p
 std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp, std::int64_t seq_len) {
   using namespace graph_detail;
   if (pp <= 0) throw std::invalid_argument("split_into_stages: pp must be positive, got " + std::to_string(pp));
-  if (pp > model.layers)
-    throw std::invalid_argument("split_into_stages: pp (" + std::to_string(pp) + ") exceeds the model's " +
-                                std::to_string(model.layers) + " layers");
   if (seq_len <= 0) throw std::invalid_argument("split_into_stages: seq_len must be positive");
 
   const auto layers = static_cast<std::size_t>(model.layers);
@@ -44,15 +42,20 @@ std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t p
   }
   const double tail_load = 2.0 * head_matmul_parameters(model) + mtp_forward_flops_per_token(model, seq_len);
 
-  // Layer counts of every stage when the last one holds `last` layers.
+  // Layer counts of every stage when the last one holds `last` layers and the first holds none (only the
+  // embedding) or its share; the stages between take the rest as evenly as whole layers allow, the earlier ones the
+  // one extra layer. Empty when some stage between would get no layer.
   const auto stages = static_cast<std::size_t>(pp);
-  auto counts_for = [&](std::size_t last) {
+  auto counts_for = [&](bool embedding_only_first, std::size_t last) {
     std::vector<std::size_t> counts(stages, 0);
+    if (last > layers) return std::vector<std::size_t>{};
     counts.back() = last;
-    if (stages > 1) {
-      const std::size_t rest = layers - last, others = stages - 1;
-      for (std::size_t s = 0; s < others; ++s) counts[s] = rest / others + (s < rest % others ? 1 : 0);
-    }
+    if (stages == 1) return last == layers ? counts : std::vector<std::size_t>{};
+    const std::size_t first = embedding_only_first ? 1 : 0;
+    const std::size_t rest = layers - last, others = stages - 1 - first;
+    if (others == 0) return rest == 0 ? counts : std::vector<std::size_t>{};
+    if (rest < others) return std::vector<std::size_t>{};
+    for (std::size_t s = 0; s < others; ++s) counts[first + s] = rest / others + (s < rest % others ? 1 : 0);
     return counts;
   };
   struct Score {
@@ -72,12 +75,12 @@ std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t p
     return score;
   };
 
-  const std::size_t max_last = stages == 1 ? layers : layers - (stages - 1);
-  const std::size_t min_last = stages == 1 ? layers : 1;
+  // Every stage with a layer of its own first; ties go to the heaviest stage repeated least, then the larger n.
   std::vector<std::size_t> best;
   Score best_score;
-  for (std::size_t last = min_last; last <= max_last; ++last) {
-    auto counts = counts_for(last);
+  for (std::size_t last = 1; last <= layers; ++last) {
+    auto counts = counts_for(false, last);
+    if (counts.empty()) continue;
     Score score = score_of(counts);
     const bool better = best.empty() || score.heaviest < best_score.heaviest * (1 - 1e-12) ||
                         (score.heaviest <= best_score.heaviest * (1 + 1e-12) && score.ties <= best_score.ties);
@@ -86,6 +89,27 @@ std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t p
       best_score = score;
     }
   }
+  // Then a first stage with only the embedding and/or a last one with only the head and MTP, as Llama 3 balances
+  // its pipeline (L3 2407.21783 §3.3.2: "the first model chunk on the first stage has only the embedding, and the
+  // last model chunk on the last stage has only output projection and loss calculation"): only where that makes
+  // the heaviest stage strictly lighter, or where there are more stages than layers.
+  if (stages > 1)
+    for (const bool embedding_only_first : {false, true})
+      for (std::size_t last = 0; last <= layers; ++last) {
+        if (!embedding_only_first && last > 0) break;
+        auto counts = counts_for(embedding_only_first, last);
+        if (counts.empty()) continue;
+        Score score = score_of(counts);
+        if (best.empty() || score.heaviest < best_score.heaviest * (1 - 1e-12)) {
+          best = std::move(counts);
+          best_score = score;
+        }
+      }
+  if (best.empty())
+    throw std::invalid_argument("split_into_stages: " + std::to_string(pp) + " stages for the model's " +
+                                std::to_string(model.layers) +
+                                " layers (at most layers + 2: one stage may hold only the embedding, one only the "
+                                "head)");
 
   std::vector<StageSlice> slices(stages);
   int next = 0;

@@ -7,12 +7,16 @@ namespace {
 std::string str(std::int64_t n) { return std::to_string(n); }
 
 ParallelPlan parse_training_plan(const Value& value, const ModelSpec& model, const ClusterSpec& cluster) {
-  const Map m = value.map({"tp", "pp", "ep", "dp", "cp", "zero"});
+  const Map m = value.map({"tp", "pp", "ep", "dp", "cp", "zero", "order"});
   // pp and dp shape the whole run, so they are never left to a default; tp, ep and cp default to 1.
   if (!m.has("pp")) m.missing("pp", "give the pipeline-parallel degree, 1 for none");
   ParallelPlan plan = parse_degrees(m, cluster.gpus, "cluster.gpus", model);
   plan.zero = m.get_or("zero", 0, read::non_negative_int);
   if (plan.zero > 3) m.fail("zero", "must be a ZeRO stage 0, 1, 2 or 3; got " + str(plan.zero));
+  plan.order = m.get_or("order", RankOrder::tp_cp_ep_dp_pp, [](const Value& order) {
+    return order.choice<RankOrder>(
+        {{"tp-cp-ep-dp-pp", RankOrder::tp_cp_ep_dp_pp}, {"tp-cp-ep-pp-dp", RankOrder::tp_cp_ep_pp_dp}});
+  });
   // Training shards every expert exactly once over an EP group (no redundant experts, unlike serving).
   if (model.kind == ModelKind::moe && model.moe.routed_experts % plan.ep != 0)
     m.fail("ep", "must divide the model's routed experts (" + str(model.moe.routed_experts) + "); got " + str(plan.ep));
@@ -52,6 +56,13 @@ void check_schedule(const Map& m, const TrainingJob& job, const ModelSpec& model
   // DualPipe pairs stage i with stage pp-1-i (two directions at once), so stages come in pairs.
   if (job.schedule == "dualpipe" && pp % 2 != 0)
     m.fail("schedule", "dualpipe needs an even training.parallelism.pp (stages run in pairs); pp is " + str(pp));
+  // Interleaved cuts the model into pp x virtual_stages stages. Each holds at least one transformer layer, except
+  // that the first may hold only the embedding and the last only the head (split_into_stages).
+  if (job.schedule == "interleaved" && pp * job.virtual_stages > model.layers + 2)
+    m.fail("schedule", "interleaved with training.virtual_stages = " + str(job.virtual_stages) + " cuts the model into " +
+                           str(pp * job.virtual_stages) + " stages (pp x virtual_stages), more than the model's " +
+                           str(model.layers) + " layers allow (at most layers + 2: one stage may hold only the "
+                           "embedding, one only the head)");
   // DualPipeV puts two model chunks on every stage.
   if (job.schedule == "dualpipev" && 2 * pp > model.layers)
     m.fail("schedule", "dualpipev puts 2 chunks on each of the pp = " + str(pp) + " stages, more than the model's " +
@@ -78,8 +89,18 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
   parse_global_batch(m.get("global_batch"), job);
   // The names of sim/analytic's schedule registry, checked here so that a typo fails at load time, with its line.
   job.schedule = m.get("schedule").one_of({"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev"});
+  if (m.has("virtual_stages")) {
+    if (job.schedule != "interleaved")
+      m.fail("virtual_stages", "only the interleaved schedule has virtual stages (model chunks per device); "
+                               "training.schedule is " + job.schedule);
+    job.virtual_stages = m.get("virtual_stages", read::positive_int);
+    if (job.virtual_stages < 2)
+      m.fail("virtual_stages", "must be at least 2 (one model chunk per device is the 1f1b schedule); got " +
+                                   str(job.virtual_stages));
+  }
   check_schedule(m, job, model);
   job.tp_comm_overlap = m.get_or("tp_comm_overlap", false, read::boolean);
+  job.dp_comm_overlap = m.get_or("dp_comm_overlap", false, read::boolean);
   job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});

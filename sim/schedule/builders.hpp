@@ -9,7 +9,7 @@
 namespace fleetsim::schedule {
 
 PipelineProgram build_1f1b(int pp_devices, int micro_batches);
-PipelineProgram build_interleaved(int pp_devices, int micro_batches);
+PipelineProgram build_interleaved(int pp_devices, int micro_batches, int virtual_stages = 2);
 PipelineProgram build_zb1p(int pp_devices, int micro_batches);
 PipelineProgram build_dualpipe(int pp_devices, int micro_batches);
 PipelineProgram build_dualpipev(int pp_devices, int micro_batches);

@@ -7,31 +7,34 @@
 namespace fleetsim::schedule {
 
 const std::vector<ScheduleInfo>& schedule_registry() {
-  // One line per schedule. The descriptions state each schedule's constraints; the builders enforce them.
+  // One line per schedule. The descriptions state each schedule's constraints; the builders enforce them. Only
+  // interleaved has virtual stages.
   static const std::vector<ScheduleInfo> registry{
-      {"1f1b", "1F1B (PipeDream-flush): pp stages, one per device; any pp >= 1, micro-batches >= 1", build_1f1b},
+      {"1f1b", "1F1B (PipeDream-flush): pp stages, one per device; any pp >= 1, micro-batches >= 1",
+       [](int pp, int micro_batches, int) { return build_1f1b(pp, micro_batches); }},
       {"interleaved",
-       "interleaved 1F1B (Megatron-LM): 2 virtual stages per device (2*pp stages); micro-batches a multiple of pp",
+       "interleaved 1F1B (Megatron-LM): v >= 2 virtual stages per device (v*pp stages); micro-batches a multiple of "
+       "pp",
        build_interleaved},
       {"zb1p", "ZB-H1 (Qi et al. 2023): 1F1B with B and W split, W delayed into the bubble, 1F1B's memory; any pp, "
        "micro-batches >= 1",
-       build_zb1p},
+       [](int pp, int micro_batches, int) { return build_zb1p(pp, micro_batches); }},
       {"dualpipe",
        "DualPipe (DeepSeek-V3): pp stages fed from both ends, device i holds stages i and pp-1-i; even pp >= 2, "
        "even micro-batches >= 2*pp",
-       build_dualpipe},
+       [](int pp, int micro_batches, int) { return build_dualpipe(pp, micro_batches); }},
       {"dualpipev",
        "DualPipeV (cut-in-half DualPipe): 2*pp stages in a V, device i holds stages i and 2pp-1-i; "
        "micro-batches >= 2*pp",
-       build_dualpipev},
+       [](int pp, int micro_batches, int) { return build_dualpipev(pp, micro_batches); }},
   };
   return registry;
 }
 
-PipelineProgram build_schedule(std::string_view name, int pp_devices, int micro_batches) {
+PipelineProgram build_schedule(std::string_view name, int pp_devices, int micro_batches, int virtual_stages) {
   std::string known;
   for (const auto& info : schedule_registry()) {
-    if (info.name == name) return info.build(pp_devices, micro_batches);
+    if (info.name == name) return info.build(pp_devices, micro_batches, virtual_stages);
     known += (known.empty() ? "" : ", ") + std::string(info.name);
   }
   throw std::invalid_argument("unknown pipeline schedule '" + std::string(name) + "' (known: " + known + ")");

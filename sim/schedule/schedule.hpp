@@ -70,15 +70,16 @@ struct PipelineProgram {
 // The device that runs (micro_batch, stage) of this program.
 int device_of(const PipelineProgram& program, int micro_batch, int stage);
 
-// Builds the named schedule for pp_devices pipeline devices and micro_batches micro-batches per step. Throws
-// std::invalid_argument for an unknown name or a combination the schedule cannot run (each schedule's constraints
-// are listed in schedule_registry()'s descriptions and in its file).
-PipelineProgram build_schedule(std::string_view name, int pp_devices, int micro_batches);
+// Builds the named schedule for pp_devices pipeline devices and micro_batches micro-batches per step;
+// virtual_stages is the interleaved schedule's model chunks per device (TrainingJob::virtual_stages; the others
+// ignore it). Throws std::invalid_argument for an unknown name or a combination the schedule cannot run (each
+// schedule's constraints are listed in schedule_registry()'s descriptions and in its file).
+PipelineProgram build_schedule(std::string_view name, int pp_devices, int micro_batches, int virtual_stages = 2);
 
 struct ScheduleInfo {
   std::string_view name;
   std::string_view description;  // one line, including the constraints on pp and micro-batches
-  PipelineProgram (*build)(int pp_devices, int micro_batches) = nullptr;
+  PipelineProgram (*build)(int pp_devices, int micro_batches, int virtual_stages) = nullptr;
 };
 
 // Every schedule, in registry order.

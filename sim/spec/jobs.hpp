@@ -12,6 +12,12 @@ namespace fleetsim {
 enum class Precision { fp8, bf16 };
 enum class Recompute { none, selective, full };
 
+// Which parallel dimensions are neighbours in the global rank order, innermost first (Megatron-Core's RankGenerator
+// orders; sim/collective/rank_layout.hpp). tp_cp_ep_dp_pp is Megatron-Core's default; tp_cp_ep_pp_dp is its
+// --use-tp-pp-dp-mapping and Llama 3's [TP, CP, PP, DP] (L3 2407.21783 §3.3.2): a pipeline's stages on
+// neighbouring nodes, data parallelism outermost.
+enum class RankOrder { tp_cp_ep_dp_pp, tp_cp_ep_pp_dp };
+
 struct ParallelPlan {
   std::int64_t tp = 1;
   std::int64_t pp = 1;
@@ -19,6 +25,7 @@ struct ParallelPlan {
   std::int64_t dp = 1;
   std::int64_t cp = 1;
   std::int64_t zero = 0;  // ZeRO stage 0..3: 1 shards optimizer states, 2 also gradients, 3 also parameters
+  RankOrder order = RankOrder::tp_cp_ep_dp_pp;  // training only
 };
 
 // Sequences per step, constant or growing linearly from `from` to `to` over the first `over_tokens` tokens.
@@ -37,10 +44,18 @@ struct TrainingJob {
   Precision precision = Precision::fp8;
   ParallelPlan parallelism;
   std::string schedule = "1f1b";  // a name from the schedule registry (sim/analytic/pipeline_bubble)
+  // Interleaved only: model chunks (virtual pipeline stages) per device, Megatron-LM's
+  // --num-virtual-stages-per-pipeline-rank. The model is cut into pp x virtual_stages stages.
+  std::int64_t virtual_stages = 2;
   Recompute recompute = Recompute::none;
   // Megatron-LM's --tp-comm-overlap: the tensor-parallel all-gathers and reduce-scatters run beside the GEMMs
   // (userbuffers) instead of on the compute stream's critical path. Off by default, as in Megatron-LM.
   bool tp_comm_overlap = false;
+  // Megatron-LM's --overlap-grad-reduce and --overlap-param-gather (PyTorch FSDP does both by design): each stage's
+  // gradient reduce-scatter starts when the stage's last backward of the step is done, beside the rest of the
+  // step's chunks, and its parameter all-gather runs under the next step's first chunks, each stage's first forward
+  // waiting only for its own stage's parameters. Off (Megatron-LM's default): both wait for the last chunk.
+  bool dp_comm_overlap = false;
 };
 
 struct LengthDistribution {

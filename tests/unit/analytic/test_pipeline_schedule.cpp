@@ -28,9 +28,28 @@ TEST(PipelineSchedule, DualPipeKeepsTwoParameterCopiesAndPpPlusOneActivations) {
   EXPECT_EQ(find_schedule("interleaved").stage_of(3, 1, 8), 11);
   EXPECT_TRUE(dualpipe.overlaps_expert_communication);
   EXPECT_TRUE(dualpipe.needs_even_pp);
-  EXPECT_DOUBLE_EQ(dualpipe.peak_activation_chunks(16, 120), 17.0);
-  EXPECT_DOUBLE_EQ(find_schedule("1f1b").peak_activation_chunks(16, 120), 16.0);
-  EXPECT_DOUBLE_EQ(find_schedule("1f1b").peak_activation_chunks(16, 4), 4.0);  // fewer micro-batches than stages
+  EXPECT_DOUBLE_EQ(dualpipe.peak_activation_chunks(16, 120, 2), 17.0);
+  EXPECT_DOUBLE_EQ(find_schedule("1f1b").peak_activation_chunks(16, 120, 1), 16.0);
+  EXPECT_DOUBLE_EQ(find_schedule("1f1b").peak_activation_chunks(16, 4, 1), 4.0);  // fewer micro-batches than stages
+}
+
+TEST(PipelineSchedule, InterleavedTakesTheJobsVirtualStages) {
+  TrainingJob job;
+  job.schedule = "interleaved";
+  job.virtual_stages = 8;
+  const PipelineSchedule schedule = schedule_of(job);
+  EXPECT_EQ(schedule.stage_multiplier, 8);   // pp x 8 stages
+  EXPECT_EQ(schedule.stages_per_device, 8);  // device d holds d, d + pp, ..., d + 7pp
+  EXPECT_EQ(schedule.visits_per_micro_batch, 8);
+  EXPECT_EQ(schedule.stage_of(3, 7, 16), 3 + 7 * 16);
+  // Megatron-LM's first device: 2(pp-1) + (v-1)pp warm-up forwards, plus the one in flight: 8*16 + 15 chunks.
+  EXPECT_DOUBLE_EQ(schedule.peak_activation_chunks(16, 32, 8), 143.0);
+  EXPECT_DOUBLE_EQ(schedule.peak_activation_chunks(16, 16, 8), 128.0);  // mb = pp: every forward first
+  EXPECT_DOUBLE_EQ(find_schedule("interleaved").peak_activation_chunks(16, 120, 2), 47.0);  // v = 2: 3pp - 1
+  // Other schedules keep their shape whatever the field holds.
+  job.schedule = "dualpipe";
+  EXPECT_EQ(schedule_of(job).stages_per_device, 2);
+  EXPECT_EQ(schedule_of(job).stage_multiplier, 1);
 }
 
 TEST(PipelineSchedule, RegistryListsEveryContractScheduleAndRejectsOthers) {

@@ -78,6 +78,40 @@ TEST(RankLayout, TensorParallelInnermostThenDataParallel) {
   EXPECT_THROW(RankLayout(plan(1, 2, 1, 8), 8), std::invalid_argument);
 }
 
+TEST(RankLayout, PipelineInsideDataParallelOrder) {
+  // Llama 3's [TP, CP, PP, DP] (Megatron-Core's tp-cp-ep-pp-dp): tp 2, pp 2, dp 2 on 8 GPUs,
+  // rank = tp_i + 2 (pp_i + 2 dp_i). A pipeline's stages are neighbours; data parallelism is outermost.
+  ParallelPlan p = plan(2, 2, 1, 2);
+  p.order = RankOrder::tp_cp_ep_pp_dp;
+  const RankLayout layout(p, 8);
+  EXPECT_EQ(layout.groups(GroupKind::tp), (std::vector<Group>{{0, 1}, {2, 3}, {4, 5}, {6, 7}}));
+  EXPECT_EQ(layout.groups(GroupKind::pp), (std::vector<Group>{{0, 2}, {1, 3}, {4, 6}, {5, 7}}));
+  EXPECT_EQ(layout.groups(GroupKind::dp), (std::vector<Group>{{0, 4}, {1, 5}, {2, 6}, {3, 7}}));
+  EXPECT_EQ(layout.global_rank(1, 3), 7);  // stage 1, tp 1 of replica 1
+  // The default order swaps the roles of pp and dp.
+  p.order = RankOrder::tp_cp_ep_dp_pp;
+  const RankLayout megatron(p, 8);
+  EXPECT_EQ(megatron.groups(GroupKind::pp), (std::vector<Group>{{0, 4}, {1, 5}, {2, 6}, {3, 7}}));
+  EXPECT_EQ(megatron.groups(GroupKind::dp), (std::vector<Group>{{0, 2}, {1, 3}, {4, 6}, {5, 7}}));
+  EXPECT_EQ(megatron.global_rank(1, 3), 7);
+  EXPECT_EQ(megatron.global_rank(1, 0), 4);
+}
+
+TEST(PointToPoint, PipelineNeighboursOnTheNextNodeAvoidTheOversubscribedUplinks) {
+  // 256 GPUs on 1:7 leaves (56 NICs down, 8 up, R = 64), tp 8 pp 2 dp 16. Megatron's order puts stage 1 128 GPUs
+  // (16 nodes) away: all 56 NICs of leaf 0 send to another leaf over its 8 uplinks, 7x slower than the NIC. Llama 3's
+  // [TP, CP, PP, DP] puts stage 1 on the next node: at most 8 flows leave a leaf, one per uplink.
+  ClusterSpec cluster = h800_cluster(256);
+  cluster.network.topology = TopologyKind::fat_tree;
+  cluster.network.oversubscription = 7;
+  ParallelPlan p = plan(8, 2, 1, 16);
+  const CollectiveModel megatron(cluster, deepseek_v3_routing(), p);
+  p.order = RankOrder::tp_cp_ep_pp_dp;
+  const CollectiveModel llama(cluster, deepseek_v3_routing(), p);
+  EXPECT_NEAR(llama.p2p(kBytes), kBytes / kIbAchievable + kIbCrossLeafS, 1e-12);
+  EXPECT_NEAR(megatron.p2p(kBytes), 7.0 * kBytes / kIbAchievable + kIbCrossLeafS, 1e-9);
+}
+
 // One GPU per node in every DP group (tp 8): the ring crosses the network at every hop.
 double ring_formula(double n, double bytes, double bandwidth) { return 2.0 * (n - 1) / n * bytes / bandwidth; }
 

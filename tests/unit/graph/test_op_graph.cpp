@@ -388,20 +388,53 @@ TEST(StageSplit, DeepSeekV3Over16Stages) {
 
 TEST(StageSplit, EdgeCases) {
   const ModelSpec model = test::deepseek_v3();
-  EXPECT_THROW(split_into_stages(model, 62), std::invalid_argument);
+  EXPECT_THROW(split_into_stages(model, 64), std::invalid_argument);  // more than layers + 2
   EXPECT_THROW(split_into_stages(model, 0), std::invalid_argument);
   const auto one = split_into_stages(model, 1);
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].first_layer, 0);
   EXPECT_EQ(one[0].last_layer, 61);
   EXPECT_TRUE(one[0].has_embedding && one[0].has_head && one[0].has_mtp);
+  // 61 stages: one layer each would put layer 60 beside the head and MTP (4.9 layer-equivalents); the head and
+  // MTP alone (3.9) are lighter, so the first stage takes two layers and the last none.
   const auto all = split_into_stages(model, 61);
-  for (const auto& slice : all) EXPECT_EQ(slice.last_layer - slice.first_layer, 1);
+  EXPECT_EQ(all.front().last_layer - all.front().first_layer, 2);
+  for (std::size_t s = 1; s + 1 < all.size(); ++s) EXPECT_EQ(all[s].last_layer - all[s].first_layer, 1);
+  EXPECT_EQ(all.back().last_layer - all.back().first_layer, 0);
   // A dense model without MTP: the light head takes a little off the last stage.
   const auto llama = split_into_stages(test::llama3_405b(), 8);
   EXPECT_EQ(llama.back().last_layer, 126);
   EXPECT_EQ(llama.back().last_layer - llama.back().first_layer, 15);
   EXPECT_FALSE(llama.back().has_mtp);
+}
+
+TEST(StageSplit, EmbeddingOnlyAndHeadOnlyEndStages) {
+  // Llama 3's own split (L3 §3.3.2): PP 16 with 8 virtual stages is 128 stages for 126 layers; the first holds only
+  // the embedding, the last only the output projection and loss, every other one layer.
+  const auto llama = split_into_stages(test::llama3_405b(), 128);
+  ASSERT_EQ(llama.size(), 128u);
+  EXPECT_TRUE(llama.front().has_embedding);
+  EXPECT_EQ(llama.front().last_layer - llama.front().first_layer, 0);
+  EXPECT_TRUE(llama.back().has_head);
+  EXPECT_EQ(llama.back().first_layer, 126);
+  EXPECT_EQ(llama.back().last_layer, 126);
+  for (std::size_t s = 1; s + 1 < llama.size(); ++s) {
+    EXPECT_EQ(llama[s].first_layer, static_cast<int>(s) - 1);
+    EXPECT_EQ(llama[s].last_layer - llama[s].first_layer, 1);
+  }
+  // One stage more than layers: the head (0.65 of a layer of Llama 3 405B) goes alone, the embedding stays with
+  // layer 0.
+  const auto plus_one = split_into_stages(test::llama3_405b(), 127);
+  EXPECT_EQ(plus_one.front().last_layer - plus_one.front().first_layer, 1);
+  EXPECT_EQ(plus_one.back().last_layer - plus_one.back().first_layer, 0);
+  // DeepSeek-V3 at 63 stages: layers 0..60 one each on stages 1..61, head and MTP alone on the last.
+  const auto deepseek = split_into_stages(test::deepseek_v3(), 63);
+  EXPECT_EQ(deepseek.front().last_layer - deepseek.front().first_layer, 0);
+  EXPECT_EQ(deepseek.back().last_layer - deepseek.back().first_layer, 0);
+  EXPECT_TRUE(deepseek.back().has_mtp);
+  // Where every stage can hold a layer, a lighter split never empties one: pp = 16 keeps its 4-layer stages.
+  const auto sixteen = split_into_stages(test::deepseek_v3(), 16);
+  EXPECT_EQ(sixteen.front().last_layer - sixteen.front().first_layer, 4);
 }
 
 TEST(OpGraph, Llama405BWithTensorParallelism) {
