@@ -79,6 +79,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   work.parallelism = job.parallelism;
   work.recompute = job.recompute;
   work.tp_comm_overlap = job.tp_comm_overlap;
+  work.cp_all_gather = job.cp_comm_type == TrainingJob::CpCommType::all_gather;
 
   std::vector<StageCost> stages;
   for (const auto& slice : split_into_stages(scenario.model, stage_count)) {
@@ -99,7 +100,11 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
                         ? OpCost{op.overlapped ? 0.0 : comm.tensor_parallel_seconds(op), CostSource::comm_model}
                         : kernels.compute_op(op);
       // Ring attention: each block's transfer overlaps the previous block's attention; the slower one sets the pace.
-      if (op.kind == OpKind::attention) cost.seconds = std::max(cost.seconds, comm.context_parallel_seconds(op));
+      // All-gather context parallelism waits for its K/V before the attention (and its gradients after).
+      if (op.kind == OpKind::attention && op.comm_bytes > 0) {
+        const double exchange = comm.context_parallel_seconds(op);
+        cost.seconds = op.overlapped ? std::max(cost.seconds, exchange) : cost.seconds + exchange;
+      }
       sources.add(cost);
       if (visit) visit(stages.size(), op, cost);
       const bool expert = op.kind == OpKind::grouped_gemm;

@@ -71,12 +71,20 @@ double CommModel::ring_seconds(double bytes, std::int64_t ranks, double bytes_pe
 }
 
 double CommModel::tensor_parallel_seconds(const Op& op) const {
+  // Beyond a node the ring crosses the network: on the topology when there is one, with every TP group at once.
+  if (collectives_ != nullptr && plan_.tp > cluster_.gpus_per_node && op.comm_bytes > 0)
+    return collectives_->all_gather(op.comm_bytes, collective::GroupKind::tp);
   return ring_seconds(op.comm_bytes, plan_.tp, group_bytes_per_s(plan_.tp));
 }
 
 double CommModel::context_parallel_seconds(const Op& op) const {
   if (plan_.cp <= 1 || op.comm_bytes <= 0) return 0.0;
-  // Megatron-LM's rank order puts cp next to tp: the ring spans tp x cp consecutive GPUs.
+  // Megatron-LM's rank order puts cp next to tp: the ring spans tp x cp consecutive GPUs. Each of its steps moves
+  // one block to the next rank, as a ring all-gather's steps do: comm_bytes over cp - 1 steps is the all-gather of
+  // comm_bytes x cp / (cp - 1), timed on the topology (every CP group at once) when the ring leaves the node.
+  const double cp = static_cast<double>(plan_.cp);
+  if (collectives_ != nullptr && plan_.tp * plan_.cp > cluster_.gpus_per_node)
+    return collectives_->all_gather(op.comm_bytes * cp / (cp - 1.0), collective::GroupKind::cp);
   return op.comm_bytes / group_bytes_per_s(plan_.tp * plan_.cp);
 }
 

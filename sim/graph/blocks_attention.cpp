@@ -45,11 +45,12 @@ Value add_attention_core(GraphBuilder& builder, const Site& site, std::int64_t h
   const double h = static_cast<double>(heads), kvh = static_cast<double>(kv_heads);
   const double qk = static_cast<double>(qk_dim), v = static_cast<double>(v_dim);
 
-  // Context parallelism (cp > 1): ring attention as Megatron-LM runs it. Each GPU holds seq_len/cp queries of every
-  // sequence (two chunks of 2cp, paired so that the causal work is even) and sees every key: 1/cp of the causal
-  // FLOPs. Its K and V blocks go round the ring, cp - 1 transfers forward; the backward sends them again along
-  // with their gradients (twice that). The transfers overlap the blocks' attention (Op::comm_bytes; the cost model
-  // takes the slower of the two).
+  // Context parallelism (cp > 1). Each GPU holds seq_len/cp queries of every sequence (two chunks of 2cp, paired so
+  // that the causal work is even) and sees every key: 1/cp of the causal FLOPs. It receives the other cp - 1 ranks'
+  // K and V in the forward; the backward receives them again and returns their gradients (twice that). Ring
+  // attention (Megatron-LM, cp_comm_type p2p) passes the blocks round the ring beside the blocks' attention (the
+  // cost model takes the slower of the two); the all-gather form (Llama 3) gathers them first and reduce-scatters
+  // the gradients after, exposed (the cost model adds them).
   const std::int64_t cp = work.parallelism.cp;
   Op forward;
   forward.name = "core";
@@ -65,6 +66,7 @@ Value add_attention_core(GraphBuilder& builder, const Site& site, std::int64_t h
   forward.bytes_read = q_bytes + kv_bytes;
   forward.bytes_written = o_bytes + lse_bytes;
   forward.comm_bytes = static_cast<double>(cp - 1) * kv_bytes;
+  forward.overlapped = !work.cp_all_gather;
 
   Backward backward;
   Op dx = forward;

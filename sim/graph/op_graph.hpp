@@ -74,7 +74,9 @@ struct Op {
   // to be read again by the GEMM; for the weight gradient the cached 1x128 FP8 activation is read, transposed and
   // re-quantised into 128x1 tiles). Costed at the memory roofline on top of the GEMM itself.
   double cast_bytes = 0;
-  // tensor_parallel only: the collective runs beside a GEMM (training.tp_comm_overlap) and costs no time of its own.
+  // tensor_parallel: the collective runs beside a GEMM (training.tp_comm_overlap) and costs no time of its own.
+  // attention with context parallelism: the K/V exchange (comm_bytes) runs beside the blocks' attention (ring
+  // attention, cp_comm_type p2p: the slower of the two counts) rather than before and after it (all_gather: both).
   bool overlapped = false;
 };
 
@@ -106,6 +108,7 @@ struct MicroBatchWork {
   ParallelPlan parallelism;               // tp shards heads and FFN; ep sets experts per GPU and dispatch volume
   Recompute recompute = Recompute::none;
   bool tp_comm_overlap = false;           // TrainingJob::tp_comm_overlap
+  bool cp_all_gather = false;             // TrainingJob::cp_comm_type == all_gather
 };
 
 // Builds forward, backward-input and backward-weight ops of `slice` for one micro-batch on one GPU.

@@ -17,7 +17,7 @@ NetworkSpec parse_network(const Map& cluster, const GpuSpec& gpu) {
     network.nic_bandwidth_bytes_per_s = gpu.nic_bandwidth_bytes_per_s;
     return network;
   }
-  const Map m = given->map({"topology", "nic_bandwidth", "switch_radix", "oversubscription"});
+  const Map m = given->map({"topology", "nic_bandwidth", "switch_radix", "oversubscription", "oversubscription_at"});
   network.topology = m.get_or("topology", TopologyKind::multi_plane_fat_tree, [](const Value& value) {
     return value.choice<TopologyKind>({{"fat-tree", TopologyKind::fat_tree},
                                        {"rail-optimized", TopologyKind::rail_optimized},
@@ -36,6 +36,9 @@ NetworkSpec parse_network(const Map& cluster, const GpuSpec& gpu) {
     const double ratio = value.quantity(Dimension::count);
     if (ratio < 1) value.fail("must be at least 1 (1 = non-blocking; 2 = twice the downlinks of the uplinks)");
     return ratio;
+  });
+  network.oversubscription_at = m.get_or("oversubscription_at", OversubscribedLayer::leaf, [](const Value& value) {
+    return value.choice<OversubscribedLayer>({{"leaf", OversubscribedLayer::leaf}, {"pod", OversubscribedLayer::pod}});
   });
   return network;
 }

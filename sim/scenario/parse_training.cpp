@@ -101,6 +101,10 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
   check_schedule(m, job, model);
   job.tp_comm_overlap = m.get_or("tp_comm_overlap", false, read::boolean);
   job.dp_comm_overlap = m.get_or("dp_comm_overlap", false, read::boolean);
+  job.cp_comm_type = m.get_or("cp_comm_type", TrainingJob::CpCommType::p2p, [](const Value& value) {
+    return value.choice<TrainingJob::CpCommType>(
+        {{"p2p", TrainingJob::CpCommType::p2p}, {"all_gather", TrainingJob::CpCommType::all_gather}});
+  });
   job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});

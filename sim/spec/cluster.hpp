@@ -22,12 +22,17 @@ struct GpuSpec {
 };
 
 enum class TopologyKind { fat_tree, rail_optimized, multi_plane_fat_tree };
+// Which uplinks the oversubscription thins: the leaves' (every flow that leaves a leaf), or, in a three-layer
+// network, the spines' to the core layer (only flows between pods; each pod non-blocking inside, as Meta's
+// 24K-GPU RoCE cluster of Llama 3: L3 2407.21783 §3.3.1).
+enum class OversubscribedLayer { leaf, pod };
 
 struct NetworkSpec {
   TopologyKind topology = TopologyKind::multi_plane_fat_tree;
   double nic_bandwidth_bytes_per_s = 0;  // per GPU
   std::int64_t switch_radix = 64;
-  double oversubscription = 1.0;         // at the aggregation layer; 1 = non-blocking
+  double oversubscription = 1.0;         // downlinks per uplink where it applies; 1 = non-blocking
+  OversubscribedLayer oversubscription_at = OversubscribedLayer::leaf;
 };
 
 struct ClusterSpec {

@@ -56,6 +56,12 @@ struct TrainingJob {
   // step's chunks, and its parameter all-gather runs under the next step's first chunks, each stage's first forward
   // waiting only for its own stage's parameters. Off (Megatron-LM's default): both wait for the last chunk.
   bool dp_comm_overlap = false;
+  // How context-parallel attention exchanges keys and values (Megatron-Core / Transformer Engine's cp_comm_type):
+  // p2p, ring attention, each K/V block passed on while the previous one's attention runs; all_gather, every rank
+  // gathers the whole sequence's K and V before its attention (and reduce-scatters their gradients after the
+  // backward), exposed but simple with document masks (Llama 3's choice, L3 2407.21783 §3.3.2).
+  enum class CpCommType { p2p, all_gather };
+  CpCommType cp_comm_type = CpCommType::p2p;
 };
 
 struct LengthDistribution {

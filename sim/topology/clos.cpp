@@ -7,6 +7,9 @@
 //                     (R = 64: 2,048 NICs, ISCA Table 3's FT2; eight such planes are its 16,384-GPU MPFT);
 //   three layers      hold R * (R/2) * d NICs: pods of R/2 leaves whose spines split their ports R/2 down, R/2 up,
 //                     and up to R pods under the cores (R = 64: 65,536, ISCA Table 3's FT3, with 5,120 switches).
+//                     Oversubscribed between pods (oversubscription_at: pod) the leaves stay non-blocking and the
+//                     spines split as leaves otherwise would: at 1:7, 56 leaves down and 8 cores up per spine, so a
+//                     pod holds 56 * 32 = 1,792 NICs with full bisection and sends 1/7 of that out of the pod.
 // A plane that is not full uses the fewest switches that keep it symmetric (every leaf the same number of links to
 // every spine, every spine the same to every core of its group), i.e. parallel cables between a small plane's switches
 // rather than half-empty spines. Why not pods of a full two-layer plane (2,048 NICs at R = 64) under a core: a spine
@@ -33,14 +36,18 @@ std::int64_t smallest_divisor_at_least(std::int64_t n, std::int64_t at_least) {
 PortSplit split_ports(const NetworkSpec& network) {
   PortSplit ports;
   ports.radix = network.switch_radix;
-  const double ratio = network.oversubscription;
   const auto radix = static_cast<double>(ports.radix);
   // As many down-ports as the ratio allows, then the fewest up-ports that keep down / up <= ratio: R = 64 gives
   // 32/32 at 1, 42/21 at 2 (one port idle: 64 is not a multiple of 3), 48/16 at 3. The epsilon keeps exact ratios
   // exact in floating point.
-  ports.leaf_down = static_cast<std::int64_t>(std::floor(radix * ratio / (1.0 + ratio) + 1e-9));
-  ports.leaf_up = static_cast<std::int64_t>(std::ceil(static_cast<double>(ports.leaf_down) / ratio - 1e-9));
-  ports.leaf_up = std::clamp<std::int64_t>(ports.leaf_up, 1, ports.radix - ports.leaf_down);
+  auto split = [&](double ratio, std::int64_t& down, std::int64_t& up) {
+    down = static_cast<std::int64_t>(std::floor(radix * ratio / (1.0 + ratio) + 1e-9));
+    up = static_cast<std::int64_t>(std::ceil(static_cast<double>(down) / ratio - 1e-9));
+    up = std::clamp<std::int64_t>(up, 1, ports.radix - down);
+  };
+  const bool at_leaf = network.oversubscription_at == OversubscribedLayer::leaf;
+  split(at_leaf ? network.oversubscription : 1.0, ports.leaf_down, ports.leaf_up);
+  split(at_leaf ? 1.0 : network.oversubscription, ports.spine_down, ports.spine_up);
   return ports;
 }
 
@@ -66,11 +73,11 @@ Plane shape_plane(std::int64_t nics, std::int64_t leaves, const PortSplit& ports
     return plane;
   }
   plane.layers = 3;
-  const std::int64_t half = radix / 2;
-  plane.leaves_per_pod = half / leaves_per_pod_multiple * leaves_per_pod_multiple;
+  const std::int64_t pod_leaves = ports.spine_down;  // radix / 2 unless the pods' uplinks are oversubscribed
+  plane.leaves_per_pod = pod_leaves / leaves_per_pod_multiple * leaves_per_pod_multiple;
   if (plane.leaves_per_pod == 0)
     fail_cluster("network.switch_radix",
-                 "a three-layer pod holds switch_radix/2 = " + std::to_string(half) + " leaves, fewer than the " +
+                 "a three-layer pod holds " + std::to_string(pod_leaves) + " leaves, fewer than the " +
                      std::to_string(leaves_per_pod_multiple) +
                      " leaves that must share a pod here (one scalable unit's rails, or one node's leaves); "
                      "use a larger switch_radix");
@@ -82,11 +89,12 @@ Plane shape_plane(std::int64_t nics, std::int64_t leaves, const PortSplit& ports
                              " with this oversubscription and node size); use a larger switch_radix or the "
                              "multi-plane-fat-tree topology");
   }
-  // A pod's spine has one cable to each of its pod's leaves (so a pod has `up` spines) and radix/2 cables up.
+  // A pod's spine has one cable to each of its pod's leaves (so a pod has `up` spines) and spine_up cables up.
   plane.spines_per_pod = up;
-  plane.spine_up = half;
-  // Core group j serves spine j of every pod: pods * half cables over C cores of radix ports, C dividing half.
-  plane.cores_per_group = smallest_divisor_at_least(half, ceil_div(plane.pods * half, radix));
+  plane.spine_up = ports.spine_up;
+  // Core group j serves spine j of every pod: pods * spine_up cables over C cores of radix ports, C dividing
+  // spine_up.
+  plane.cores_per_group = smallest_divisor_at_least(plane.spine_up, ceil_div(plane.pods * plane.spine_up, radix));
   plane.cores = up * plane.cores_per_group;
   return plane;
 }

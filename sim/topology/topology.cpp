@@ -104,7 +104,12 @@ std::string describe(const Topology& topology) {
   out << topology.name << ": " << topology.gpu_count() << " GPUs (" << topology.nodes << " nodes x "
       << topology.gpus_per_node << "); " << topology.planes.size() << (topology.planes.size() == 1 ? " plane" : " planes")
       << " of " << layers << (layers == 1 ? " layer" : " layers") << ", " << topology.ports.radix
-      << "-port switches, leaf " << topology.ports.leaf_down << " down / " << topology.ports.leaf_up << " up; "
+      << "-port switches, leaf " << topology.ports.leaf_down << " down / " << topology.ports.leaf_up << " up"
+      << (layers == 3 && topology.ports.spine_down != topology.ports.radix / 2
+              ? ", spine " + std::to_string(topology.ports.spine_down) + " down / " +
+                    std::to_string(topology.ports.spine_up) + " up"
+              : std::string())
+      << "; "
       << topology.count(VertexKind::leaf) << " leaves, " << topology.count(VertexKind::spine) << " spines, "
       << topology.count(VertexKind::core) << " cores; " << topology.edge_count() << " links; NIC "
       << format_si(topology.nic_bandwidth_bytes_per_s, 3) << "B/s, bisection "

@@ -69,12 +69,16 @@ using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS
 using VertexId = Graph::vertex_descriptor;
 using EdgeDescriptor = Graph::edge_descriptor;
 
-// How a leaf splits its ports between NICs (down) and spines (up): down / up <= oversubscription, as many ports
-// used as the radix allows (see clos.cpp). Above the leaves every switch is non-blocking.
+// How a leaf splits its ports between NICs (down) and spines (up), and a three-layer spine between its pod's leaves
+// (down) and the cores (up). The oversubscribed layer (NetworkSpec::oversubscription_at) has down / up <=
+// oversubscription, as many ports used as the radix allows (see clos.cpp); every other switch is non-blocking
+// (radix / 2 each way).
 struct PortSplit {
   std::int64_t radix = 0;
   std::int64_t leaf_down = 0;
   std::int64_t leaf_up = 0;
+  std::int64_t spine_down = 0;  // = leaves per pod in a three-layer plane
+  std::int64_t spine_up = 0;
 };
 
 // One folded-Clos plane. Leaves are numbered 0..leaves-1 in the plane; pods are runs of `leaves_per_pod` leaves.
@@ -91,7 +95,7 @@ struct Plane {
   std::int64_t leaves_per_pod = 0;
   std::int64_t pods = 0;
   std::int64_t spines_per_pod = 0;
-  std::int64_t spine_up = 0;  // uplinks per spine (radix / 2) in a three-layer plane, else 0
+  std::int64_t spine_up = 0;  // uplinks per spine (PortSplit::spine_up) in a three-layer plane, else 0
   std::int64_t cores_per_group = 0;
   std::int64_t cores = 0;     // leaf_up * cores_per_group in a three-layer plane, else 0
   VertexId first_leaf = 0, first_spine = 0, first_core = 0;

@@ -512,6 +512,13 @@ TEST(OpGraph, ContextParallelismSplitsTheSequenceAndRingsKeysAndValues) {
   EXPECT_DOUBLE_EQ(core.comm_bytes, block);
   EXPECT_DOUBLE_EQ(find(split, "L0.gqa.core.dx").comm_bytes, 2 * block);
   EXPECT_DOUBLE_EQ(find(whole, "L0.gqa.core.fwd").comm_bytes, 0.0);
+  EXPECT_TRUE(core.overlapped);  // ring attention: the exchange runs beside the attention
+  // All-gather context parallelism (Llama 3) moves the same bytes, before the attention instead of beside it.
+  w.cp_all_gather = true;
+  const OpGraph gathered = build_training_graph(model, layers(0, 1), w);
+  EXPECT_DOUBLE_EQ(find(gathered, "L0.gqa.core.fwd").comm_bytes, block);
+  EXPECT_FALSE(find(gathered, "L0.gqa.core.fwd").overlapped);
+  EXPECT_FALSE(find(gathered, "L0.gqa.core.dx").overlapped);
 }
 
 TEST(OpGraph, RecomputationAddsOnlyNonModelWork) {

@@ -380,6 +380,32 @@ TEST(Bisection, OversubscriptionTwoHalvesIt) {
   EXPECT_DOUBLE_EQ(bisection_bandwidth_bytes_per_s(mp2), 672 * kNicBytesPerS);
 }
 
+ClusterSpec oversubscribed_between_pods(ClusterSpec spec) {
+  spec.network.oversubscription_at = OversubscribedLayer::pod;
+  return spec;
+}
+
+TEST(Bisection, OversubscriptionBetweenPodsThinsOnlyTheSpineUplinks) {
+  // R = 64 at 1:7 between pods: leaves stay 32 / 32, spines split 56 down / 8 up, so a pod is 56 leaves (1,792 NICs)
+  // with full bisection. Four full pods (7,168 GPUs): the spine-core layer has 4 x 32 spines x 8 = 1,024 links, a
+  // seventh of the 7,168 leaf uplinks, and sets the bisection.
+  const Topology t = build_topology(oversubscribed_between_pods(cluster(7168, TopologyKind::fat_tree, 64, 7.0)));
+  EXPECT_EQ(t.ports.leaf_down, 32);
+  EXPECT_EQ(t.ports.leaf_up, 32);
+  EXPECT_EQ(t.ports.spine_down, 56);
+  EXPECT_EQ(t.ports.spine_up, 8);
+  ASSERT_EQ(t.planes.size(), 1u);
+  EXPECT_EQ(t.planes[0].layers, 3);
+  EXPECT_EQ(t.planes[0].leaves_per_pod, 56);
+  EXPECT_EQ(t.planes[0].pods, 4);
+  EXPECT_EQ(count_links_between(t, VertexKind::spine, VertexKind::core), 1024);
+  EXPECT_DOUBLE_EQ(bisection_bandwidth_bytes_per_s(t), 512 * kNicBytesPerS);
+  EXPECT_NE(describe(t).find("spine 56 down / 8 up"), std::string::npos) << describe(t);
+  // Within a pod nothing is thinned: two layers (one pod) are non-blocking whatever the ratio.
+  const Topology one_pod = build_topology(oversubscribed_between_pods(cluster(2048, TopologyKind::fat_tree, 64, 7.0)));
+  EXPECT_DOUBLE_EQ(bisection_bandwidth_bytes_per_s(one_pod), 1024 * kNicBytesPerS);
+}
+
 // Against the graph: with whole leaves on each side of the cut, half the leaf-spine links (and half the spine-core
 // links) cross it; the narrower layer is the bisection.
 TEST(Bisection, EqualsHalfTheNarrowestSwitchLayerInTheGraph) {
@@ -411,6 +437,8 @@ TEST(Bisection, EqualsMaxFlowBetweenNodeHalves) {
       cluster(256, TopologyKind::multi_plane_fat_tree, 16),     // two layers a plane
       cluster(2048, TopologyKind::multi_plane_fat_tree, 16),    // three layers a plane
       cluster(2688, TopologyKind::multi_plane_fat_tree, 64, 2.0),
+      // 1:3 between pods of 12 one-node leaves: 2 pods x 8 spines x 4 core uplinks, half of them cross.
+      oversubscribed_between_pods(cluster(192, TopologyKind::fat_tree, 16, 3.0)),
   };
   for (const ClusterSpec& spec : specs) {
     const Topology t = build_topology(spec);
