@@ -1,10 +1,12 @@
 #include "cli/validate.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "engine/training_run.hpp"
 #include "core/csv.hpp"
@@ -53,7 +55,11 @@ int validate_command(std::ostream& out) {
   const auto cases = CsvTable::read(root + "/scenarios/validation/published.csv");
   std::map<std::string, TrainingEstimate> estimates;  // one run per scenario
   char line[512];
-  std::snprintf(line, sizeof line, "%-32s %-56s %14s %14s %9s  %s\n", "scenario", "metric", "predicted",
+  // The scenario column is as wide as its longest name.
+  int width = static_cast<int>(std::string_view("scenario").size());
+  for (std::size_t row = 0; row < cases.rows(); ++row)
+    width = std::max(width, static_cast<int>(cases.text(row, "scenario").size()));
+  std::snprintf(line, sizeof line, "%-*s %-56s %14s %14s %9s  %s\n", width, "scenario", "metric", "predicted",
                 "published", "error", "source");
   out << line;
   for (std::size_t row = 0; row < cases.rows(); ++row) {
@@ -69,7 +75,7 @@ int validate_command(std::ostream& out) {
     }
     const double predicted = found->second(estimate->second);
     const double published = cases.required_number(row, "published");
-    std::snprintf(line, sizeof line, "%-32s %-56s %14.5g %14.5g %+8.1f%%  %s\n", scenario_file.c_str(),
+    std::snprintf(line, sizeof line, "%-*s %-56s %14.5g %14.5g %+8.1f%%  %s\n", width, scenario_file.c_str(),
                   metric.c_str(), predicted, published, (predicted - published) / published * 100.0,
                   cases.text(row, "source").c_str());
     out << line;
