@@ -282,15 +282,6 @@ void run_device(Simulation* sim, int replica, int device) {
           ->get<int>();
       rec.parameter_wait_s += sg4::Engine::get_clock() - wait_start;
     }
-    if (const auto reduce = reduce_with.find(index); reduce != reduce_with.end()) {
-      // Megatron-LM's buckets become ready one by one during this chunk: the stage's reduce-scatter starts with it.
-      if (first_reduction_s < 0) first_reduction_s = sg4::Engine::get_clock();
-      const double seconds = in.stage_update[static_cast<std::size_t>(reduce->second)].reduce_scatter_s;
-      if (seconds > 0) {
-        reductions.push_back(sg4::Comm::sendto_async(self, sim->sink, dp_collective_bytes(seconds)));
-        ++rec.activities;
-      }
-    }
     if (in.rendezvous) {
       // The commit point: this chunk's receives (and any posted early for a later chunk) and the sends issued so
       // far, all waited for before the compute starts.
@@ -325,6 +316,16 @@ void run_device(Simulation* sim, int replica, int device) {
 
     const double start = sg4::Engine::get_clock();
     if (rec.first_chunk_start_s < 0) rec.first_chunk_start_s = start;
+    if (const auto reduce = reduce_with.find(index); reduce != reduce_with.end()) {
+      // Megatron-LM's buckets become ready one by one as this chunk computes: the stage's reduce-scatter starts
+      // with it (once its inputs are in).
+      if (first_reduction_s < 0) first_reduction_s = start;
+      const double seconds = in.stage_update[static_cast<std::size_t>(reduce->second)].reduce_scatter_s;
+      if (seconds > 0) {
+        reductions.push_back(sg4::Comm::sendto_async(self, sim->sink, dp_collective_bytes(seconds)));
+        ++rec.activities;
+      }
+    }
     const std::string name = schedule::to_string(chunk, true);
     // Full mode: the EP group's members start their all-to-all together (the slowest one sets the pace).
     auto all_to_all = [&]() -> std::vector<sg4::CommPtr> {
