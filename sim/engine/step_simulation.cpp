@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -233,6 +234,11 @@ void run_device(Simulation* sim, int replica, int device) {
   std::map<std::size_t, int> reduce_with;     // chunk index -> stage whose reduce-scatter starts with it
   std::vector<sg4::CommPtr> reductions;
   double first_reduction_s = -1;
+  // Where the parameter all-gather of a stage announces that it is done.
+  auto parameters_mailbox = [sim, replica, device](int stage_index) {
+    return sg4::Mailbox::by_name(sim->prefix + "r" + std::to_string(replica) + ".d" + std::to_string(device) +
+                                 ".params.s" + std::to_string(stage_index));
+  };
   if (in.dp_overlap) {
     std::map<int, std::size_t> first_forward, last_weight_gradient;
     for (std::size_t i = 0; i < chunks.size(); ++i) {
@@ -257,18 +263,17 @@ void run_device(Simulation* sim, int replica, int device) {
     for (const auto& [i, stage_index] : gather_order)
       gathers.emplace_back(stage_index,
                            dp_collective_bytes(in.stage_update[static_cast<std::size_t>(stage_index)].all_gather_s));
-    sg4::Actor::create("gpu" + std::to_string(rank) + ".param-gather", self, [sim, rank, replica, device, self, gathers]() {
-      static int token = 0;
-      for (const auto& [stage_index, bytes] : gathers) {
-        const double begin = sg4::Engine::get_clock();
-        if (bytes > 0) sg4::Comm::sendto(self, sim->sink, bytes);
-        record(*sim, rank, 1, begin, sg4::Engine::get_clock(), "all-gather s" + std::to_string(stage_index));
-        sg4::Mailbox::by_name(sim->prefix + "r" + std::to_string(replica) + ".d" + std::to_string(device) +
-                              ".params.s" + std::to_string(stage_index))
-            ->put_init(&token, 0)
-            ->detach();
-      }
-    });
+    sg4::Actor::create("gpu" + std::to_string(rank) + ".param-gather", self,
+                       [sim, rank, self, gathers, parameters_mailbox]() {
+                         static int token = 0;
+                         for (const auto& [stage_index, bytes] : gathers) {
+                           const double begin = sg4::Engine::get_clock();
+                           if (bytes > 0) sg4::Comm::sendto(self, sim->sink, bytes);
+                           record(*sim, rank, 1, begin, sg4::Engine::get_clock(),
+                                  "all-gather s" + std::to_string(stage_index));
+                           parameters_mailbox(stage_index)->put_init(&token, 0)->detach();
+                         }
+                       });
   }
 
   for (std::size_t index = 0; index < chunks.size(); ++index) {
@@ -277,9 +282,7 @@ void run_device(Simulation* sim, int replica, int device) {
     const auto& stage = stages[static_cast<std::size_t>(chunk.stage)];
     if (const auto gather = gather_before.find(index); gather != gather_before.end()) {
       const double wait_start = sg4::Engine::get_clock();
-      sg4::Mailbox::by_name(sim->prefix + "r" + std::to_string(replica) + ".d" + std::to_string(device) +
-                            ".params.s" + std::to_string(gather->second))
-          ->get<int>();
+      parameters_mailbox(gather->second)->get<int>();
       rec.parameter_wait_s += sg4::Engine::get_clock() - wait_start;
     }
     if (in.rendezvous) {
@@ -653,6 +656,10 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
       in.p2p_wire_bytes_per_byte =
           comm.p2p_seconds(stages.front().boundary_bytes) * in.nic_bytes_per_s / stages.front().boundary_bytes;
     for (const auto& device : devices) in.update.push_back(parameter_update_cost(scenario, device, kernels, comm));
+    // A non-finite duration would never end in SimGrid and show up as a deadlock: say what it is instead.
+    for (const auto& update : in.update)
+      if (!std::isfinite(update.reduce_scatter_s + update.all_gather_s + update.optimizer_s))
+        throw std::logic_error("engine: a non-finite parameter-update time (is the GPU's HBM bandwidth 0?)");
     in.record_trace = request.record_trace;
     if (engine_spec.p2p == "rendezvous" && !in.program.models_rendezvous) {
       const auto where = scenario.key_locations.find("engine.p2p");
