@@ -178,8 +178,9 @@ UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& dev
   const double shard =
       device.dense_params / static_cast<double>(plan.zero >= 1 ? data_parallel_ranks(plan, false) : 1) +
       device.expert_params / static_cast<double>(plan.zero >= 1 ? data_parallel_ranks(plan, true) : 1);
-  cost.optimizer_s =
-      shard * kOptimizerBytesPerParam / (kernels.target().hbm_bandwidth_bytes_per_s * roofline::kMemoryEfficiency);
+  cost.optimizer_s = shard > 0 ? shard * kOptimizerBytesPerParam /
+                                      (kernels.target().hbm_bandwidth_bytes_per_s * roofline::kMemoryEfficiency)
+                                : 0.0;
   return cost;
 }
 
