@@ -9,6 +9,8 @@ build=${1:-build}
 fleetsim="$build/fleetsim"
 default=scenarios/deepseek-v3-pretrain.yaml
 big=scenarios/deepseek-v3-pretrain-50k.yaml
+llama=scenarios/llama-3-405b-pretrain.yaml
+llama_long=scenarios/llama-3-405b-pretrain-128k.yaml
 
 measure() {  # label, scenario, overrides...
   local label=$1 scenario=$2
@@ -47,3 +49,5 @@ measure "2,048 GPUs, 31 layers, symmetric" "$default" model.layers=31
 measure "2,048 GPUs, 46 layers, symmetric" "$default" model.layers=46
 measure "2,048 GPUs, 480 micro-batches, symmetric" "$default" training.global_batch=61440
 measure "2,048 GPUs, 1,920 micro-batches, symmetric" "$default" training.global_batch=245760
+measure "Llama 3 405B, 16,384 GPUs, interleaved x 8 (128 stages), 16 micro-batches, DP overlap" "$llama"
+measure "Llama 3 405B, 16,384 GPUs, 131,072-token sequences (CP 16)" "$llama_long"
