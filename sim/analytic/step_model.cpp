@@ -287,8 +287,7 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   // and all-gather (the event-driven engine shows the same on its timeline), unless the job overlaps them
   // (dp_comm_overlap).
   UpdateCost update;
-  for (std::size_t d = 0; d < devices.size(); ++d) {
-    const DeviceLoad& device = devices[d];
+  for (const auto& device : devices) {
     UpdateCost cost = parameter_update_cost(scenario, device, kernels, comm);
     if (job.dp_comm_overlap) {
       // Each stage's reduce-scatter starts with its last backward chunk, so only what outlasts that chunk shows;

@@ -404,7 +404,7 @@ void run_device(Simulation* sim, int replica, int device) {
   };
   if (in.dp_overlap) {
     for (const auto& reduction : reductions) reduction->wait();
-    record(*sim, rank, 1, first_reduction_s, sg4::Engine::get_clock(), "reduce-scatter");
+    if (!reductions.empty()) record(*sim, rank, 1, first_reduction_s, sg4::Engine::get_clock(), "reduce-scatter");
   } else {
     collective(update.reduce_scatter_s, "reduce-scatter");
   }

@@ -253,6 +253,21 @@ TEST(Engine, TensorParallelCollectivesCostWhatTheirRingsTakeUnlessOverlapped) {
   EXPECT_GT(exposed.step.step_s, hidden.step.step_s);
 }
 
+TEST(Engine, AllGatherContextParallelismExposesWhatTheRingHides) {
+  // Llama 405B at 131,072 tokens, CP 16: the same K/V bytes either way; the ring passes them beside the attention,
+  // the all-gather form before it, so every forward and backward-input chunk gets longer and the weight chunks not.
+  const std::string long_context = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/llama-3-405b-pretrain-128k.yaml";
+  const auto ring = run_training(load(long_context, {"engine.backend=analytic", "training.cp_comm_type=p2p"}), nullptr);
+  const auto gathered =
+      run_training(load(long_context, {"engine.backend=analytic", "training.cp_comm_type=all_gather"}), nullptr);
+  for (std::size_t s = 1; s + 1 < ring.stages.size(); ++s) {
+    EXPECT_GT(gathered.stages[s].forward_compute_s, ring.stages[s].forward_compute_s) << s;
+    EXPECT_GT(gathered.stages[s].backward_input_compute_s, ring.stages[s].backward_input_compute_s) << s;
+    EXPECT_DOUBLE_EQ(gathered.stages[s].backward_weight_compute_s, ring.stages[s].backward_weight_compute_s) << s;
+  }
+  EXPECT_GT(gathered.step.step_s, ring.step.step_s);
+}
+
 TEST(Engine, FullModeAgreesWithSymmetryOnSmallClusters) {
   // 256 GPUs: 16 pipelines of 16 (a 31-layer DeepSeek-V3 so that EP 16 fits), EP 16 across 16 pipelines; both
   // network kinds.
