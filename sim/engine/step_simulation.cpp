@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <set>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -64,7 +65,7 @@ struct StepInputs {
   std::vector<UpdateCost> stage_update;  // per model stage (dp_overlap)
   bool record_trace = false;
   bool rendezvous = true;         // EngineSpec::p2p: sends wait for their receiver (else buffered)
-  int replicas = 1;               // pipelines simulated (full mode: every DP replica)
+  int replicas = 1;               // pipelines simulated (full mode: every rank of a stage, tp x cp x dp)
   int ep_group_replicas = 1;      // pipelines whose same-stage GPUs form one EP group (full mode)
   int slow_rank = -1;             // GPU that computes slow_factor times slower
   double slow_factor = 1;
@@ -439,7 +440,7 @@ void build_topology_platform(Simulation& sim, sg4::NetZone& zone, const std::str
   const topology::Topology& topo = *in.topology;
   const int pp = in.program.devices;
   const int ranks = in.replicas * pp;
-  // Full mode has tp = cp = 1: a replica's stage-local index is the replica itself.
+  // A replica is one rank of each stage: its index is the stage-local index s (rank_layout.hpp).
   const collective::RankLayout layout(in.scenario->training->parallelism, static_cast<std::int64_t>(topo.gpus.size()));
   auto gpu_index = [&](int rank) { return static_cast<int>(layout.global_rank(rank % pp, rank / pp)); };
   for (int rank = 0; rank < ranks; ++rank)
@@ -478,11 +479,24 @@ void build_topology_platform(Simulation& sim, sg4::NetZone& zone, const std::str
   };
   auto* sink_link = zone.create_split_duplex_link(prefix + "sink", kSinkBandwidth)->seal();
   sim.ep_peers.assign(static_cast<std::size_t>(ranks), {});
+  // The pipeline devices that exchange activations or gradients: neighbours, and for interleaved schedules the last
+  // device with the first (stage pp-1 feeds stage pp on device 0).
+  std::set<std::pair<int, int>> talking;
+  const auto& program = in.program;
+  for (int stage = 0; stage + 1 < program.stages; ++stage)
+    for (int micro_batch = 0; micro_batch < std::min(program.micro_batches, 2); ++micro_batch) {
+      const int a = schedule::device_of(program, micro_batch, stage);
+      const int b = schedule::device_of(program, micro_batch, stage + 1);
+      if (a != b) {
+        talking.emplace(a, b);
+        talking.emplace(b, a);
+      }
+    }
   for (int rank = 0; rank < ranks; ++rank) {
     const int replica = rank / pp, device = rank % pp;
-    if (device + 1 < pp) connect(rank, rank + 1);
-    if (device > 0) connect(rank, rank - 1);
-    // DeepSeek-V3's plans have tp = 1 here: a replica is one GPU of its stage, EP groups are ep consecutive ones.
+    for (const auto& [from, to] : talking)
+      if (from == device) connect(rank, replica * pp + to);
+    // EP groups are ep consecutive stage-local indices (rank_layout.hpp).
     if (in.has_all_to_all) {
       const int group_first = replica / static_cast<int>(in.ep) * static_cast<int>(in.ep);
       const int node = gpu_index(rank) / static_cast<int>(in.gpus_per_node);
@@ -619,11 +633,6 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
   // Full mode plays the step on the cluster's real network: build it once for every request.
   topology::Topology topology_for_full_mode;
   if (engine_spec.mode == "full") {
-    if (plan.tp * plan.cp != 1) {
-      const auto where = scenario.key_locations.find("training.parallelism");
-      throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
-                       "engine.mode", "full mode simulates plans with tp = cp = 1 for now; use engine.mode: symmetric");
-    }
     topology_for_full_mode = topology::build_topology(scenario.cluster);
   }
   std::vector<StepInputs> all_inputs;
@@ -647,7 +656,12 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     in.expert_stretch = 1.0 + engine_spec.expert_skew;
     in.intranode_ep = plan.ep <= scenario.cluster.gpus_per_node;
     in.has_all_to_all = plan.ep > 1;
-    in.nic_bytes_per_s = comm.nic_bytes_per_s();
+    // The rate of the GPU's own NIC link on the simulated platform, which turns a collective's time into bytes on
+    // it: symmetric mode models the network behind the NIC by thinning it (CommModel: the achievable rate over the
+    // oversubscription); full mode builds the real links, the NIC's at its achievable rate.
+    in.nic_bytes_per_s = engine_spec.mode == "full"
+                             ? scenario.cluster.network.nic_bandwidth_bytes_per_s * kInfinibandEfficiency
+                             : comm.nic_bytes_per_s();
     in.nvlink_bytes_per_s = comm.nvlink_bytes_per_s();
     in.dp_overlap = job.dp_comm_overlap;
     if (in.dp_overlap)
@@ -673,9 +687,12 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     in.gpus_per_node = scenario.cluster.gpus_per_node;
     if (engine_spec.mode == "full") {
       in.topology = &topology_for_full_mode;
-      in.replicas = static_cast<int>(plan.dp);
-      // EP groups are carved out of the dp x tp ranks of one stage: ep / tp consecutive replicas per group.
-      in.ep_group_replicas = static_cast<int>(std::max<std::int64_t>(1, plan.ep / plan.tp));
+      // Every rank of a stage is a replica of the pipeline: tp x cp x dp of them. Tensor- and context-parallel
+      // ranks run the same chunks (their collectives are part of the chunk's compute, as in symmetric mode) and
+      // each sends its own share of the activations to its counterpart in the next stage.
+      in.replicas = static_cast<int>(plan.tp * plan.cp * plan.dp);
+      // EP groups are ep consecutive ranks of a stage (carved out of its tp x cp x dp ranks).
+      in.ep_group_replicas = static_cast<int>(std::max<std::int64_t>(1, plan.ep));
       if (in.replicas % in.ep_group_replicas != 0) in.ep_group_replicas = in.replicas;
     }
     if (engine_spec.slow_gpu_factor > 1) {

@@ -285,6 +285,26 @@ TEST(Engine, FullModeAgreesWithSymmetryOnSmallClusters) {
   }
 }
 
+TEST(Engine, FullModeAgreesWithSymmetryOnTensorParallelPlans) {
+  // A 16-layer Llama 3 405B on 256 GPUs, TP 8 PP 4 DP 8, interleaved (2 virtual stages, so the last device sends to
+  // the first), Llama 3's rank order, FSDP-style overlap: every rank of every stage is an actor in full mode, each
+  // TP rank sending its share to its counterpart. One pod (non-blocking), and 1:7 leaves.
+  for (const char* oversubscribed : {"pod", "leaf"}) {
+    std::vector<std::string> small{"model.layers=16",
+                                   "cluster.gpus=256",
+                                   "training.parallelism.pp=4",
+                                   "training.parallelism.dp=8",
+                                   "training.virtual_stages=2",
+                                   "training.global_batch=64",
+                                   std::string("cluster.network.oversubscription_at=") + oversubscribed};
+    const auto symmetric = run_training(load(kLlama, small), nullptr);
+    small.push_back("engine.mode=full");
+    const auto full = run_training(load(kLlama, small), nullptr);
+    EXPECT_EQ(full.engine_actors, 256);
+    EXPECT_NEAR(full.step.step_s / symmetric.step.step_s, 1.0, 0.03) << oversubscribed;
+  }
+}
+
 TEST(Engine, ASlowGpuAndAnUnevenExpertLoadStretchTheStep) {
   const double base = run_training(load(kDefault), nullptr).step.step_s;
   const double slow = run_training(load(kDefault, {"engine.slow_gpu_factor=1.25"}), nullptr).step.step_s;
