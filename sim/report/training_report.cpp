@@ -124,10 +124,15 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
       scenario.name.c_str(), provenance.network_backend.c_str(), scenario.cluster.profile.c_str(),
       static_cast<unsigned long long>(provenance.seed));
   const std::string context = plan.cp > 1 ? " CP" + std::to_string(plan.cp) : "";
+  // The schedule as run: interleaved with its virtual stages; the overlaps that change the step when switched on.
+  std::string schedule = job.schedule;
+  if (job.schedule == "interleaved") schedule += " x" + std::to_string(job.virtual_stages);
+  if (job.dp_comm_overlap) schedule += ", DP overlap";
+  if (job.tp_comm_overlap) schedule += ", TP overlap";
   add("  %s on %lld x %s: TP%lld PP%lld EP%lld DP%lld%s, ZeRO-%lld, %s, %s, %lld-token sequences\n",
       scenario.model.name.c_str(), static_cast<long long>(scenario.cluster.gpus), scenario.cluster.gpu.name.c_str(),
       static_cast<long long>(plan.tp), static_cast<long long>(plan.pp), static_cast<long long>(plan.ep),
-      static_cast<long long>(plan.dp), context.c_str(), static_cast<long long>(plan.zero), job.schedule.c_str(),
+      static_cast<long long>(plan.dp), context.c_str(), static_cast<long long>(plan.zero), schedule.c_str(),
       precision_name(job.precision), static_cast<long long>(job.seq_len));
   out += "\nStep (" + std::to_string(job.global_batch) + " sequences, " + std::to_string(step.micro_batches) +
          " micro-batches per pipeline)\n";
