@@ -17,6 +17,14 @@ ParallelPlan parse_training_plan(const Value& value, const ModelSpec& model, con
     return order.choice<RankOrder>(
         {{"tp-cp-ep-dp-pp", RankOrder::tp_cp_ep_dp_pp}, {"tp-cp-ep-pp-dp", RankOrder::tp_cp_ep_pp_dp}});
   });
+  // With the stage inside the data-parallel coordinate, a stage's consecutive ranks beyond tp x cp sit pp x tp x cp
+  // GPUs apart: an EP group would be one GPU on each of many nodes, which DeepEP's routing (NVLink inside a node,
+  // one IB hop to the same-index GPU of each other node) cannot serve.
+  if (plan.order == RankOrder::tp_cp_ep_pp_dp && plan.ep > 1 && plan.pp > 1 &&
+      plan.tp * plan.cp < cluster.gpus_per_node)
+    m.fail("order", "tp-cp-ep-pp-dp spreads an expert-parallel group over the nodes one GPU at a time when tp x cp (" +
+                        str(plan.tp * plan.cp) + ") is smaller than a node (" + str(cluster.gpus_per_node) +
+                        " GPUs) and pp > 1; DeepEP's all-to-all needs whole nodes: use tp-cp-ep-dp-pp");
   // Training shards every expert exactly once over an EP group (no redundant experts, unlike serving).
   if (model.kind == ModelKind::moe && model.moe.routed_experts % plan.ep != 0)
     m.fail("ep", "must divide the model's routed experts (" + str(model.moe.routed_experts) + "); got " + str(plan.ep));
