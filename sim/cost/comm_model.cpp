@@ -5,6 +5,7 @@
 #include <map>
 #include <vector>
 
+#include "collective/algorithms.hpp"
 #include "collective/collective_model.hpp"
 
 namespace fleetsim {
@@ -91,14 +92,17 @@ double CommModel::context_parallel_seconds(const Op& op) const {
 double CommModel::moe_all_to_all_seconds(const Op& op) const {
   if (plan_.ep <= 1 || op.comm_bytes <= 0) return 0.0;
   const bool combine = op.name.find("combine") != std::string::npos;
-  const bool intranode = plan_.ep <= cluster_.gpus_per_node;
-  if (intranode) return op.comm_bytes / deepep_bytes_per_s(combine);
-  // op.comm_bytes counts every token copy that leaves this GPU (top_k x (ep-1)/ep of the tokens); DeepEP sends
-  // one copy per remote node over InfiniBand and forwards the rest over NVLink, so IB carries this share of it.
+  // DeepEP's published bandwidths are bytes counted per token over kernel time, one copy per distinct destination
+  // node internode ("RDMA": num_rdma_token_sent, the sender's own node included) and one per distinct destination
+  // GPU intranode ("NVL": the tokens a GPU receives, its own included) [EP tests/test_internode.py and
+  // test_intranode.py]. So the kernel's time is that count of copies of the token payload over the bandwidth.
+  // op.comm_bytes counts every token copy that leaves this GPU: top_k x (ep-1)/ep of the payload.
   const double copies_leaving =
       static_cast<double>(model_.moe.top_k) * static_cast<double>(plan_.ep - 1) / static_cast<double>(plan_.ep);
-  const double ib_bytes = op.comm_bytes * expected_remote_nodes_per_token() / copies_leaving;
-  return ib_bytes / deepep_bytes_per_s(combine);
+  const double payload = op.comm_bytes / copies_leaving;
+  const collective::MoeTraffic traffic = collective::moe_traffic(model_.moe, plan_.ep, cluster_.gpus_per_node);
+  const double counted = traffic.intranode() ? traffic.distinct_gpus : traffic.reached_nodes;
+  return payload * counted / deepep_bytes_per_s(combine);
 }
 
 double CommModel::ring_shard_collective_seconds(double bytes, std::int64_t ranks) const {

@@ -1,8 +1,8 @@
 // Communication cost for the analytic path: a bandwidth model of the collectives of a training step.
 //
-// MoE dispatch/combine use DeepEP's published bandwidths (the profile's all_to_all.csv) with DeepEP's routing:
-// a token crosses InfiniBand once per remote node it reaches (node-limited routing, at most groups_per_token
-// nodes), then fans out over NVLink. DP and PP traffic runs over the GPU's own NIC (one NIC per GPU, one plane
+// MoE dispatch/combine use DeepEP's published bandwidths (the profile's all_to_all.csv) as DeepEP defines them:
+// the token copies its benchmark counts (one per node a token reaches under node-limited routing, at most
+// groups_per_token nodes, its own node included; one per GPU inside a node) over the kernel's time. DP and PP traffic runs over the GPU's own NIC (one NIC per GPU, one plane
 // per NIC) at the achievable fraction of line rate that DeepSeek reports.
 #pragma once
 

@@ -212,7 +212,9 @@ TEST(CommModel, ContextParallelRingUsesNvlinkWhenTpTimesCpFitsANode) {
   EXPECT_EQ(CommModel(cluster, test::deepseek_v3(), plan, profile).context_parallel_seconds(core), 0.0);
 }
 
-TEST(CommModel, DispatchTimeUsesDeepEpBandwidthOnTheInfinibandShare) {
+TEST(CommModel, DispatchTimeIsDeepEpsCountedCopiesOverItsPublishedBandwidth) {
+  // DeepEP's RDMA figure counts a token once per distinct node of its experts, the sender's own included
+  // (tests/test_internode.py: num_rdma_token_sent): at EP 64 on 8 nodes with 4 node groups per token, 3.60 nodes.
   ParallelPlan plan;
   plan.ep = 64;
   auto profile = published();
@@ -222,10 +224,17 @@ TEST(CommModel, DispatchTimeUsesDeepEpBandwidthOnTheInfinibandShare) {
   dispatch.kind = OpKind::all_to_all;
   const double tokens = 4096, copies = 8.0 * 63.0 / 64.0;
   dispatch.comm_bytes = tokens * copies * 7168.0;  // FP8 payload
-  const double ib_bytes = tokens * comm.expected_remote_nodes_per_token() * 7168.0;
-  EXPECT_NEAR(comm.moe_all_to_all_seconds(dispatch), ib_bytes / 51e9, 1e-12);  // DeepEP EP64 dispatch 51 GB/s
+  const double counted = tokens * 4.0 * (1.0 - std::pow(0.75, 8)) * 7168.0;
+  EXPECT_NEAR(comm.moe_all_to_all_seconds(dispatch), counted / 51e9, 1e-12);  // DeepEP EP64 dispatch 51 GB/s
   dispatch.name = "L3.moe.combine.fwd";
-  EXPECT_NEAR(comm.moe_all_to_all_seconds(dispatch), ib_bytes / 50e9, 1e-12);  // combine 50 GB/s
+  EXPECT_NEAR(comm.moe_all_to_all_seconds(dispatch), counted / 50e9, 1e-12);  // combine 50 GB/s
+  // Inside one node the NVL figure counts a token once per distinct GPU of its experts, its own included: with
+  // DeepSeek-V3's 4 groups of 8 a token picks 8 experts among 4 of the 8 GPUs, 3.60 distinct GPUs.
+  plan.ep = 8;
+  CommModel intranode(h800_cluster(), test::deepseek_v3(), plan, profile);
+  dispatch.name = "L3.moe.dispatch.fwd";
+  dispatch.comm_bytes = tokens * 8.0 * 7.0 / 8.0 * 7168.0;
+  EXPECT_NEAR(intranode.moe_all_to_all_seconds(dispatch), counted / 153e9, 1e-12);  // DeepEP EP8 dispatch 153 GB/s
 }
 
 TEST(CommModel, RingCollectivesMoveAllButOneShardOverTheNic) {
