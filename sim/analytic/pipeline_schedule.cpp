@@ -45,7 +45,8 @@ double peak_dualpipev(std::int64_t pp, std::int64_t mb, std::int64_t) {
   return as_double(std::min(2 * pp + 1, 2 * mb));
 }
 
-// Stage placement. 1F1B-like: device d holds stage d. Interleaved: d, d + pp, d + 2pp, ... (Megatron's round-robin chunks).
+// Stage placement. 1F1B-like: device d holds stage d. Interleaved: d, d + pp, d + 2pp, ... (Megatron's
+// round-robin chunks).
 // DualPipe: d and pp-1-d, one per direction (V3 §3.2.1; the shallowest and deepest stages share a device).
 // DualPipeV: d and 2pp-1-d of 2pp stages (the V shape).
 std::int64_t stage_single(std::int64_t device, std::int64_t, std::int64_t) { return device; }

@@ -2,8 +2,9 @@
 //
 // MoE dispatch/combine use DeepEP's published bandwidths (the profile's all_to_all.csv) as DeepEP defines them:
 // the token copies its benchmark counts (one per node a token reaches under node-limited routing, at most
-// groups_per_token nodes, its own node included; one per GPU inside a node) over the kernel's time. DP and PP traffic runs over the GPU's own NIC (one NIC per GPU, one plane
-// per NIC) at the achievable fraction of line rate that DeepSeek reports.
+// groups_per_token nodes, its own node included; one per GPU inside a node) over the kernel's time. DP and PP
+// traffic runs over the GPU's own NIC (one NIC per GPU, one plane per NIC) at the achievable fraction of line rate
+// that DeepSeek reports.
 #pragma once
 
 #include <cstdint>

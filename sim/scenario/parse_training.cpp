@@ -67,9 +67,10 @@ void check_schedule(const Map& m, const TrainingJob& job, const ModelSpec& model
   // Interleaved cuts the model into pp x virtual_stages stages. Each holds at least one transformer layer, except
   // that the first may hold only the embedding and the last only the head (split_into_stages).
   if (job.schedule == "interleaved" && pp * job.virtual_stages > model.layers + 2)
-    m.fail("schedule", "interleaved with training.virtual_stages = " + str(job.virtual_stages) + " cuts the model into " +
-                           str(pp * job.virtual_stages) + " stages (pp x virtual_stages), more than the model's " +
-                           str(model.layers) + " layers allow (at most layers + 2: one stage may hold only the "
+    m.fail("schedule", "interleaved with training.virtual_stages = " + str(job.virtual_stages) +
+                           " cuts the model into " + str(pp * job.virtual_stages) +
+                           " stages (pp x virtual_stages), more than the model's " + str(model.layers) +
+                           " layers allow (at most layers + 2: one stage may hold only the "
                            "embedding, one only the head)");
   // DualPipeV puts two model chunks on every stage.
   if (job.schedule == "dualpipev" && 2 * pp > model.layers)
