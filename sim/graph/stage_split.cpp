@@ -1,14 +1,14 @@
 // Splitting the model over pipeline stages.
 //
-// The rule: every stage holds at least one transformer layer, except that the first may hold only the embedding and
-// the last only the LM head and MTP modules where that lightens the heaviest stage (or there are more stages than
-// layers); the embedding goes on the first stage, the LM head and the MTP modules on the last. Each part is weighed
-// by its forward FLOPs per token (2 x activated parameters plus the attention core at the given context; the
-// backward is 2x the forward for every part, so the ratio holds for training too). The embedding lookup weighs
-// nothing. For every possible layer count n of the last stage, the other layers are spread as evenly as whole
-// layers allow over the first pp-1 stages (the earlier stages take the one extra layer), and the n with the
-// lightest heaviest stage wins (ties: the heaviest stage repeated least, then the larger n). For DeepSeek-V3 at pp = 16 the head weighs 1.4 layers and the MTP module
-// 2.5 (at 4K context), so stages 0-14 get 4 layers each and stage 15 gets layer 60, the head and the MTP module,
+// The rule: every stage holds at least one transformer layer, except that the first may hold only the embedding and the
+// last only the LM head and MTP modules where that lightens the heaviest stage (or there are more stages than layers);
+// the embedding goes on the first stage, the LM head and the MTP modules on the last. Each part is weighed by its
+// forward FLOPs per token (2 x activated parameters plus the attention core at the given context; the backward is 2x
+// the forward for every part, so the ratio holds for training too). The embedding lookup weighs nothing. For every
+// possible layer count n of the last stage, the other layers are spread as evenly as whole layers allow over the first
+// pp-1 stages (the earlier stages take the one extra layer), and the n with the lightest heaviest stage wins (ties: the
+// heaviest stage repeated least, then the larger n). For DeepSeek-V3 at pp = 16 the head weighs 1.4 layers and the MTP
+// module 2.5 (at 4K context), so stages 0-14 get 4 layers each and stage 15 gets layer 60, the head and the MTP module,
 // 4.9 layer-equivalents.
 #include <algorithm>
 #include <stdexcept>
