@@ -245,6 +245,25 @@ TEST(Interleaved, BubbleIsOneFOneBsDividedByTheVirtualStages) {
     }
 }
 
+TEST(Interleaved, MoreVirtualStagesShrinkTheBubbleByTheirNumber) {
+  // v = 4 on pp 4: 16 stages, device d holds d, d+4, d+8, d+12; Megatron's first device runs 2(pp-1) + (v-1)pp = 18
+  // warm-up forwards. With one chunk a quarter of a device's layers (F = 1, B = 2 per chunk: F = 4, B = 8 per
+  // device), the 1F1B bubble (p-1)(F+B) = 36 shrinks to 9 = (p-1)(F+B)/v per device.
+  const auto p = build_schedule("interleaved", 4, 8, 4);
+  EXPECT_EQ(p.stages, 16);
+  for (int s = 0; s < 16; ++s) EXPECT_EQ(p.device_of_stage[static_cast<std::size_t>(s)], s % 4);
+  const auto& first = p.per_device[0];
+  ASSERT_EQ(first.size(), 2u * 8 * 4);  // every micro-batch forward and backward on each of its 4 chunks
+  int warmup = 0;
+  while (first[static_cast<std::size_t>(warmup)].kind == ChunkKind::forward) ++warmup;
+  EXPECT_EQ(warmup, 18 + 1);  // the 18 warm-up forwards, then the first steady-state forward before its backward
+  for (int mb : {4, 8, 12}) {
+    const auto t = evaluate_timeline(build_schedule("interleaved", 4, mb, 4), durations(1, 1.5, 0.5));
+    for (double bubble : t.bubble) EXPECT_DOUBLE_EQ(bubble, readme_1f1b(4, 4 * 1, 4 * 2) / 4) << mb;
+  }
+  EXPECT_THROW(build_schedule("interleaved", 4, 8, 1), std::invalid_argument);  // one chunk is not interleaved
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // DualPipe
 
