@@ -28,7 +28,7 @@ MoeTraffic moe_traffic(const MoeSpec& moe, std::int64_t ep, std::int64_t gpus_pe
   const double groups = static_cast<double>(std::max<std::int64_t>(1, moe.groups));
   const double groups_per_token = static_cast<double>(std::max<std::int64_t>(1, moe.groups_per_token));
   // Experts are laid out group by group over `units` (nodes, or GPUs of one node): a token may use
-  // groups_per_token groups, i.e. this many units (as CommModel::expected_remote_nodes_per_token).
+  // groups_per_token groups, i.e. this many units.
   auto candidates_among = [&](double units) {
     return std::min(units, groups_per_token * std::max(1.0, units / groups));
   };

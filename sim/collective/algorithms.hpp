@@ -59,9 +59,8 @@ std::string_view to_string(Collective collective);
 
 // Expected traffic of one token under a balanced router (DeepSeek-V3's auxiliary-loss-free balancing, V3 §2.1.2):
 // experts laid out group by group over the EP group, a token choosing `groups_per_token` expert groups and top_k
-// experts among them, taken as independent uniform picks (the same approximation as the analytic path's
-// CommModel::expected_remote_nodes_per_token, which remote_nodes equals; a test keeps them equal). Within one node
-// the same formula runs over GPUs instead of nodes.
+// experts among them, taken as independent uniform picks. CommModel times the all-to-all from it too (DeepEP's
+// counted copies). Within one node the same formula runs over GPUs instead of nodes.
 struct MoeTraffic {
   std::int64_t ep = 1;
   std::int64_t nodes = 1;          // nodes the EP group spans

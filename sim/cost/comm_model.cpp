@@ -18,19 +18,6 @@ CommModel::CommModel(const ClusterSpec& cluster, const ModelSpec& model, const P
   nvlink_bytes_per_s_ = cluster_.gpu.nvlink_bandwidth_bytes_per_s / 2.0 * kNvlinkEfficiency;
 }
 
-double CommModel::expected_remote_nodes_per_token() const {
-  const double ep_nodes = static_cast<double>(plan_.ep) / static_cast<double>(cluster_.gpus_per_node);
-  if (ep_nodes <= 1.0) return 0.0;
-  const auto& moe = model_.moe;
-  // Experts are laid out group by group over the EP group's nodes; a token may use `groups_per_token` groups,
-  // i.e. `candidate` nodes, and picks top_k experts among them (taken as uniform: the balanced load).
-  double nodes_per_group = std::max(1.0, ep_nodes / static_cast<double>(std::max<std::int64_t>(1, moe.groups)));
-  double candidate = std::min(ep_nodes, static_cast<double>(moe.groups_per_token) * nodes_per_group);
-  double reached = candidate * (1.0 - std::pow(1.0 - 1.0 / candidate, static_cast<double>(moe.top_k)));
-  // The token's own node is among them with probability reached / ep_nodes; those copies stay on NVLink.
-  return reached * (1.0 - 1.0 / ep_nodes);
-}
-
 double CommModel::deepep_bytes_per_s(bool combine) const {
   const bool intranode = plan_.ep <= cluster_.gpus_per_node;
   // Published DeepEP normal-kernel bandwidths by EP size, interpolated in log(EP) and clamped at the ends.

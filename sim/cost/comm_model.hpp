@@ -66,9 +66,6 @@ class CommModel {
   double data_parallel_reduce_scatter_seconds(double bytes, bool experts) const;
   double data_parallel_all_gather_seconds(double bytes, bool experts) const;
 
-  // Expected remote nodes a token's copies reach in the EP group (DeepEP sends one IB message per remote node).
-  double expected_remote_nodes_per_token() const;
-
   double nic_bytes_per_s() const { return nic_bytes_per_s_; }
   double nvlink_bytes_per_s() const { return nvlink_bytes_per_s_; }
 

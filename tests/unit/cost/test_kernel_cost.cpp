@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../graph/test_models.hpp"
+#include "collective/algorithms.hpp"
 #include "cost/comm_model.hpp"
 #include "cost/kernel_cost.hpp"
 #include "cost/roofline.hpp"
@@ -160,16 +161,12 @@ ClusterSpec h800_cluster() {
 }
 
 TEST(CommModel, RemoteNodesPerTokenFollowNodeLimitedRouting) {
-  ParallelPlan plan;
-  plan.ep = 64;
-  auto profile = published();
-  CommModel comm(h800_cluster(), test::deepseek_v3(), plan, profile);
-  // 8 nodes, one expert group each; a token uses 4 groups and picks 8 experts among 4 candidate nodes:
-  // 4 * (1 - (3/4)^8) distinct nodes, of which 7/8 are remote.
-  EXPECT_NEAR(comm.expected_remote_nodes_per_token(), 4.0 * (1.0 - std::pow(0.75, 8)) * 7.0 / 8.0, 1e-12);
-  plan.ep = 8;
-  CommModel intranode(h800_cluster(), test::deepseek_v3(), plan, profile);
-  EXPECT_EQ(intranode.expected_remote_nodes_per_token(), 0.0);
+  // The routing the all-to-all is timed from (collective::moe_traffic). 8 nodes, one expert group each; a token
+  // uses 4 groups and picks 8 experts among 4 candidate nodes: 4 * (1 - (3/4)^8) distinct nodes, of which 7/8 are
+  // remote.
+  const MoeSpec& moe = test::deepseek_v3().moe;
+  EXPECT_NEAR(collective::moe_traffic(moe, 64, 8).remote_nodes, 4.0 * (1.0 - std::pow(0.75, 8)) * 7.0 / 8.0, 1e-12);
+  EXPECT_EQ(collective::moe_traffic(moe, 8, 8).remote_nodes, 0.0);
 }
 
 TEST(CommModel, TensorParallelCollectivesRingOverNvlinkInsideANodeElseTheNic) {
