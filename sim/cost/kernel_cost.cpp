@@ -84,9 +84,9 @@ OpCost KernelCostModel::compute_op(const Op& op) const {
     case OpKind::gemm:
     case OpKind::grouped_gemm: {
       OpCost cost = gemm(op);
-      // The FP8 cast kernels around the GEMM (Op::cast_bytes): memory-bound, at the memory roofline.
-      if (op.cast_bytes > 0)
-        cost.seconds += op.cast_bytes / (target_.hbm_bandwidth_bytes_per_s * roofline::kMemoryEfficiency);
+      // The FP8 cast kernels around the GEMM (Op::cast_bytes): memory-bound, at the profile's `fp8_cast` rate
+      // where it has one, at the memory roofline otherwise.
+      if (op.cast_bytes > 0) cost.seconds += streamed_seconds(op.cast_bytes, {"fp8_cast"}).seconds;
       return cost;
     }
     case OpKind::attention: return attention(op);
@@ -188,34 +188,44 @@ OpCost KernelCostModel::attention(const Op& op) const {
 
 OpCost KernelCostModel::memory_bound(const Op& op) const {
   const double bytes = op.bytes_read + op.bytes_written;
-  const char* kernel = "";
   switch (op.kind) {
-    case OpKind::norm: kernel = "rmsnorm"; break;
-    case OpKind::loss: kernel = "cross_entropy"; break;
-    case OpKind::router: kernel = "router"; break;
-    case OpKind::permute: kernel = op.name.find("unpermute") != std::string::npos ? "unpermute" : "permute"; break;
-    case OpKind::embedding: kernel = "embedding"; break;
+    case OpKind::norm: return streamed_seconds(bytes, {"rmsnorm"}, op.flops);
+    case OpKind::loss: return streamed_seconds(bytes, {"cross_entropy"}, op.flops);
+    case OpKind::router: return streamed_seconds(bytes, {"router"}, op.flops);
+    case OpKind::permute:
+      return streamed_seconds(bytes, {op.name.find("unpermute") != std::string::npos ? "unpermute" : "permute"},
+                              op.flops);
+    case OpKind::embedding: return streamed_seconds(bytes, {"embedding"}, op.flops);
     default:
-      kernel = op.name.find("rope") != std::string::npos ? "rope" : "swiglu";
-      break;
+      if (op.name.find("rope") != std::string::npos) return streamed_seconds(bytes, {"rope"}, op.flops);
+      // A residual add is a SwiGLU-like stream (two inputs, one output) where a profile has no row of its own.
+      if (op.name.find("residual") != std::string::npos)
+        return streamed_seconds(bytes, {"residual", "swiglu"}, op.flops);
+      return streamed_seconds(bytes, {"swiglu"}, op.flops);
   }
-  // Nearest row by bytes moved (small calls do not reach full bandwidth).
-  const ElementwiseRow* best = nullptr;
-  double best_distance = std::numeric_limits<double>::infinity();
-  for (const auto& row : profile_.elementwise) {
-    if (row.kernel != kernel || row.bytes <= 0 || row.bytes_per_s <= 0) continue;
-    double d = std::fabs(std::log(std::max(bytes, 1.0) / row.bytes));
-    if (d < best_distance) best_distance = d, best = &row;
+}
+
+OpCost KernelCostModel::streamed_seconds(double bytes, std::initializer_list<const char*> kernels,
+                                         double flops) const {
+  // The first kernel name with a row wins; among its rows the nearest by bytes moved (small calls do not reach
+  // full bandwidth).
+  for (const char* kernel : kernels) {
+    const ElementwiseRow* best = nullptr;
+    double best_distance = std::numeric_limits<double>::infinity();
+    for (const auto& row : profile_.elementwise) {
+      if (row.kernel != kernel || row.bytes <= 0 || row.bytes_per_s <= 0) continue;
+      double d = std::fabs(std::log(std::max(bytes, 1.0) / row.bytes));
+      if (d < best_distance) best_distance = d, best = &row;
+    }
+    if (best == nullptr) continue;
+    double efficiency = best->bytes_per_s / profiled_.hbm_bandwidth_bytes_per_s;
+    return {bytes / (target_.hbm_bandwidth_bytes_per_s * efficiency),
+            same_gpu_ ? CostSource::profile : CostSource::profile_transferred};
   }
-  if (best == nullptr) {
-    // Memory-bound ops also do a little math (exp in softmax, sigmoid in the router): counted at the BF16 rate.
-    return {roofline::seconds(op.flops, target_.bf16_flop_per_s, roofline::kGemmEfficiency, bytes,
-                              target_.hbm_bandwidth_bytes_per_s),
-            CostSource::roofline};
-  }
-  double efficiency = best->bytes_per_s / profiled_.hbm_bandwidth_bytes_per_s;
-  return {bytes / (target_.hbm_bandwidth_bytes_per_s * efficiency),
-          same_gpu_ ? CostSource::profile : CostSource::profile_transferred};
+  // Memory-bound ops also do a little math (exp in softmax, sigmoid in the router): counted at the BF16 rate.
+  return {roofline::seconds(flops, target_.bf16_flop_per_s, roofline::kGemmEfficiency, bytes,
+                            target_.hbm_bandwidth_bytes_per_s),
+          CostSource::roofline};
 }
 
 }  // namespace fleetsim

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "cost/kernel_profile.hpp"
@@ -54,6 +55,9 @@ class KernelCostModel {
   OpCost gemm(const Op& op) const;
   OpCost attention(const Op& op) const;
   OpCost memory_bound(const Op& op) const;
+  // `bytes` streamed through HBM by the first of `kernels` (elementwise.csv names) the profile has a row for;
+  // the roofline (with `flops` at the BF16 rate) when it has none.
+  OpCost streamed_seconds(double bytes, std::initializer_list<const char*> kernels, double flops = 0) const;
 
   KernelProfile profile_;
   GpuSpec target_;

@@ -123,8 +123,8 @@ TEST_F(ScenarioTest, DefaultScenarioHasThePublishedNumbers) {
   EXPECT_DOUBLE_EQ(s.cluster.network.nic_bandwidth_bytes_per_s, 5e10);
   EXPECT_EQ(s.cluster.network.switch_radix, 64);
   EXPECT_DOUBLE_EQ(s.cluster.network.oversubscription, 1.0);
-  EXPECT_EQ(s.cluster.profile, "h800-cutlass36");
-  EXPECT_EQ(fs::path(s.cluster.profile_dir), fs::path(kRoot) / "profiles" / "h800-cutlass36");
+  EXPECT_EQ(s.cluster.profile, "h800-dsv3-trace");
+  EXPECT_EQ(fs::path(s.cluster.profile_dir), fs::path(kRoot) / "profiles" / "h800-dsv3-trace");
   EXPECT_TRUE(fs::path(s.cluster.profile_dir).is_absolute());
   EXPECT_EQ(s.cluster.profile_gpu.name, "h800");
 
@@ -470,7 +470,7 @@ TEST_F(ScenarioTest, BadValuesNameFileLineAndKey) {
       {"  gpus: 2048\n", "  gpus: 2048\n  network: {nic_bandwidth: 80GiB}\n", "cluster.network.nic_bandwidth", 6,
        "expected a bandwidth"},
       {"  gpus: 2048\n", "  gpus: 2048\n  network: {switch_radix: 63}\n", "cluster.network.switch_radix", 6, "even"},
-      {"  gpus: 2048\n", "  gpus: 2048\n  profile: h800-measured\n", "cluster.profile", 6, "available: h800-cutlass36, h800-published"},
+      {"  gpus: 2048\n", "  gpus: 2048\n  profile: h800-measured\n", "cluster.profile", 6, "available: h800-cutlass36, h800-dsv3-trace, h800-published"},
       {"  seq_len: 4096\n", "", "training.seq_len", 7, "required key is missing"},
       {"name: t\nmodel: deepseek-v3\n", "name: t\n", "model", 1, "required key is missing"},
   };
