@@ -325,31 +325,46 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
       const auto program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp),
                                                     static_cast<int>(step.micro_batches),
                                                     static_cast<int>(job.virtual_stages));
-      for (const auto& chunk : program.per_device.at(static_cast<std::size_t>(phases.device))) {
-        const StageCost& stage = stages.at(static_cast<std::size_t>(chunk.stage));
-        double seconds = 0;
-        switch (chunk.kind) {
-          case schedule::ChunkKind::forward: seconds = stage.forward_compute_s + stage.forward_comm_s; break;
-          case schedule::ChunkKind::backward_input:
-            seconds = stage.backward_input_compute_s + stage.backward_comm_s;
-            break;
-          case schedule::ChunkKind::backward:
-            seconds = stage.backward_input_compute_s + stage.backward_weight_compute_s + stage.backward_comm_s;
-            break;
-          case schedule::ChunkKind::backward_weight: seconds = stage.backward_weight_compute_s; break;
-          case schedule::ChunkKind::forward_backward: {
-            const StageCost& paired = stages.at(static_cast<std::size_t>(chunk.paired_stage));
-            const double compute = (stage.forward_compute_s + paired.backward_input_compute_s +
-                                    paired.backward_weight_compute_s) * compute_scale;
-            const double communication = stage.forward_comm_s + paired.backward_comm_s;
-            seconds = overlap ? std::max(compute, communication) : compute + communication;
-            break;
+      for (std::size_t d = 0; d < program.per_device.size(); ++d) {
+        PhaseTotals totals;
+        totals.device = static_cast<int>(d);
+        for (const auto& chunk : program.per_device[d]) {
+          const StageCost& stage = stages.at(static_cast<std::size_t>(chunk.stage));
+          double seconds = 0;
+          switch (chunk.kind) {
+            case schedule::ChunkKind::forward: seconds = stage.forward_compute_s + stage.forward_comm_s; break;
+            case schedule::ChunkKind::backward_input:
+              seconds = stage.backward_input_compute_s + stage.backward_comm_s;
+              break;
+            case schedule::ChunkKind::backward:
+              seconds = stage.backward_input_compute_s + stage.backward_weight_compute_s + stage.backward_comm_s;
+              break;
+            case schedule::ChunkKind::backward_weight: seconds = stage.backward_weight_compute_s; break;
+            case schedule::ChunkKind::forward_backward: {
+              const StageCost& paired = stages.at(static_cast<std::size_t>(chunk.paired_stage));
+              const double compute = (stage.forward_compute_s + paired.backward_input_compute_s +
+                                      paired.backward_weight_compute_s) * compute_scale;
+              const double communication = stage.forward_comm_s + paired.backward_comm_s;
+              seconds = overlap ? std::max(compute, communication) : compute + communication;
+              break;
+            }
           }
+          add_chunk_time(totals, chunk.kind, seconds);
         }
-        add_chunk_time(phases, chunk.kind, seconds);
+        // The update as on the slowest device; what is left of the step is this device's bubble.
+        totals.update_s = phases.update_s;
+        totals.bubble_s = std::max(0.0, step.step_s - totals.forward_s - totals.backward_input_s -
+                                            totals.backward_weight_s - totals.overlapped_s - totals.update_s);
+        step.device_phases.push_back(totals);
       }
+      const PhaseTotals& slowest_totals = step.device_phases.at(static_cast<std::size_t>(phases.device));
+      phases.forward_s = slowest_totals.forward_s;
+      phases.backward_input_s = slowest_totals.backward_input_s;
+      phases.backward_weight_s = slowest_totals.backward_weight_s;
+      phases.overlapped_s = slowest_totals.overlapped_s;
     } catch (const std::invalid_argument&) {
       // A batch the schedule cannot run as a program (e.g. DualPipe below 2 x pp micro-batches): totals only.
+      step.device_phases.clear();
     }
   }
   step.compute_busy_s = step.steady_s + step.optimizer_s;

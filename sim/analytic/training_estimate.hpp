@@ -95,6 +95,10 @@ void add_chunk_time(PhaseTotals& phases, schedule::ChunkKind kind, double second
 
 struct StepBreakdown {
   PhaseTotals phases;
+  // The same phases on every pipeline device (index = device, 0 .. pp - 1), each summing to the step: what a
+  // device idles through (before its last chunk, or after its update until the step ends) is its bubble. ISCA does
+  // not say which GPU its Table 4 was read on; these let a reader compare any of them.
+  std::vector<PhaseTotals> device_phases;
   double forward_chunk_s = 0;         // F of the slowest device, including the SM share lost to communication
   double backward_input_chunk_s = 0;  // B
   double backward_weight_chunk_s = 0; // W

@@ -62,6 +62,20 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
       .number("data_parallel_exposed", step.data_parallel_s)
       .number("pipeline_exposed_communication", step.exposed_communication_s)
       .end_object();
+  // The same phases on each pipeline device (an extension: ISCA does not say which GPU its table was read on).
+  json.begin_array("breakdown_by_device_s");
+  for (const PhaseTotals& device : step.device_phases) {
+    json.begin_object()
+        .integer("device", device.device)
+        .number("forward_chunk", device.forward_s)
+        .number("backward_input_chunk", device.backward_input_s)
+        .number("backward_weight_chunk", device.backward_weight_s)
+        .number("overlapped_forward_backward", device.overlapped_s)
+        .number("bubble", device.bubble_s)
+        .number("optimizer", device.update_s)
+        .end_object();
+  }
+  json.end_array();
   json.number("tokens_per_day", e.tokens_per_day);
   json.number("tflops_per_gpu", e.tflops_per_gpu);
   json.number("mfu", e.mfu);

@@ -45,6 +45,16 @@ TEST(CliRun, JsonReportHasEveryContractKey) {
   for (const char* key : {"forward_chunk", "backward_input_chunk", "backward_weight_chunk", "bubble", "optimizer",
                           "exposed_communication"})
     EXPECT_TRUE(json["training"]["breakdown_s"][key]) << key;
+  // The extension: the same phases on each of the 16 pipeline devices, device 0 first.
+  const YAML::Node devices = json["training"]["breakdown_by_device_s"];
+  ASSERT_TRUE(devices.IsSequence());
+  ASSERT_EQ(devices.size(), 16u);
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    EXPECT_EQ(devices[d]["device"].as<int>(), static_cast<int>(d));
+    for (const char* key : {"forward_chunk", "backward_input_chunk", "backward_weight_chunk",
+                            "overlapped_forward_backward", "bubble", "optimizer"})
+      EXPECT_TRUE(devices[d][key]) << d << " " << key;
+  }
   for (const char* key : {"gpu_average_w", "facility_average_kw", "energy_mwh"}) EXPECT_TRUE(json["power"][key]);
   for (const char* key : {"total_usd", "compute_usd", "energy_usd", "per_day_usd"}) EXPECT_TRUE(json["cost"][key]);
 }
@@ -175,6 +185,13 @@ void compare_numbers(const YAML::Node& expected, const YAML::Node& actual, const
   if (expected.IsMap()) {
     for (const auto& entry : expected)
       compare_numbers(entry.second, actual[entry.first.as<std::string>()], path + "." + entry.first.as<std::string>());
+    return;
+  }
+  if (expected.IsSequence()) {
+    ASSERT_TRUE(actual.IsSequence()) << path;
+    ASSERT_EQ(actual.size(), expected.size()) << path;
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      compare_numbers(expected[i], actual[i], path + "[" + std::to_string(i) + "]");
     return;
   }
   if (path == ".fleetsim_version") return;

@@ -151,6 +151,45 @@ TEST(KernelCost, MemoryBoundOpsRunAtTheDocumentedFractionOfHbm) {
   EXPECT_NEAR(model.compute_op(op).seconds, 2e9 / 3000e9, 1e-12);
 }
 
+TEST(KernelCost, ElementwiseRowsTimeCastsNormsAndResidualAddsAtTheirOwnRates) {
+  // A profile's fp8_cast row times a GEMM's cast bytes; a residual row its residual adds; without a residual row
+  // the SwiGLU row (the same two-in, one-out stream) answers; kinds with no row keep the roofline.
+  KernelProfile profile = published();
+  profile.elementwise.push_back({"fp8_cast", 1e8, 1000e9});
+  profile.elementwise.push_back({"swiglu", 1e8, 2000e9});
+  profile.elementwise.push_back({"rmsnorm", 1e8, 1250e9});
+  KernelCostModel model(profile, h800(), h800());
+  Op gemm = gemm_op(4096, 7168, 2048);
+  const double bare = model.compute_op(gemm).seconds;
+  gemm.cast_bytes = 3e9;
+  EXPECT_NEAR(model.compute_op(gemm).seconds - bare, 3e9 / 1000e9, 1e-12);  // 3 ms, not 1 ms at the roofline
+
+  Op residual;
+  residual.name = "L4.moe.residual.fwd";
+  residual.kind = OpKind::elementwise;
+  residual.bytes_read = 1e9;
+  residual.bytes_written = 1e9;
+  EXPECT_NEAR(model.compute_op(residual).seconds, 2e9 / 2000e9, 1e-12);  // the SwiGLU row
+  profile.elementwise.push_back({"residual", 1e8, 500e9});
+  KernelCostModel with_residual(profile, h800(), h800());
+  const OpCost own = with_residual.compute_op(residual);
+  EXPECT_NEAR(own.seconds, 2e9 / 500e9, 1e-12);
+  EXPECT_EQ(own.source, CostSource::profile);
+
+  Op norm = residual;
+  norm.name = "L4.mla.norm.fwd";
+  norm.kind = OpKind::norm;
+  EXPECT_NEAR(with_residual.compute_op(norm).seconds, 2e9 / 1250e9, 1e-12);
+  Op rope = residual;
+  rope.name = "L4.mla.rope.fwd";
+  const OpCost roofline = with_residual.compute_op(rope);  // no rope row
+  EXPECT_EQ(roofline.source, CostSource::roofline);
+  EXPECT_NEAR(roofline.seconds, 2e9 / 3000e9, 1e-12);
+  // The same rates on another GPU scale with its HBM bandwidth (efficiency transferred): H200's 4.8 TB/s.
+  KernelCostModel transferred(profile, h200(), h800());
+  EXPECT_NEAR(transferred.compute_op(norm).seconds, 2e9 / (1250e9 * 4.8 / 3.35), 1e-12);
+}
+
 ClusterSpec h800_cluster() {
   ClusterSpec cluster;
   cluster.gpu = h800();

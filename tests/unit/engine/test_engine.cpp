@@ -237,6 +237,50 @@ TEST(Engine, ChunkPhasesAgreeWithTheAnalyticSumOfStandAloneChunks) {
   EXPECT_NEAR(simulated.overlapped_s, analytic.overlapped_s, 1e-6);
 }
 
+TEST(Engine, EveryPipelineDeviceHasItsPhasesAndTheEngineAndAnalyticAgreeOnThem) {
+  // training.breakdown_by_device_s: one entry per pipeline device, each tiling the step; the critical device's entry
+  // is the contract's breakdown; DualPipe's devices d and pp - 1 - d run mirrored programs (stages d and 15 - d),
+  // so their phases are equal; and each device's chunk phases are the same sum of stand-alone chunks in both paths.
+  const auto simulated = run_training(load(kDefault), nullptr).step;
+  const auto analytic = run_training(load(kDefault, {"engine.backend=analytic"}), nullptr).step;
+  ASSERT_EQ(simulated.device_phases.size(), 16u);
+  ASSERT_EQ(analytic.device_phases.size(), 16u);
+  for (std::size_t d = 0; d < 16; ++d) {
+    const auto& ph = simulated.device_phases[d];
+    EXPECT_EQ(ph.device, static_cast<int>(d));
+    EXPECT_NEAR(ph.forward_s + ph.backward_input_s + ph.backward_weight_s + ph.overlapped_s + ph.bubble_s +
+                    ph.update_s, simulated.step_s, 1e-9 * simulated.step_s);
+    const auto& mirror = simulated.device_phases[15 - d];
+    EXPECT_NEAR(ph.forward_s, mirror.forward_s, 1e-6);
+    EXPECT_NEAR(ph.backward_weight_s, mirror.backward_weight_s, 1e-6);
+    const auto& formula = analytic.device_phases[d];
+    EXPECT_NEAR(ph.forward_s, formula.forward_s, 1e-4);
+    EXPECT_NEAR(ph.backward_input_s, formula.backward_input_s, 1e-4);
+    EXPECT_NEAR(ph.backward_weight_s, formula.backward_weight_s, 1e-6);
+    EXPECT_NEAR(ph.overlapped_s, formula.overlapped_s, 1e-6);
+  }
+  const auto& critical = simulated.device_phases.at(static_cast<std::size_t>(simulated.phases.device));
+  EXPECT_DOUBLE_EQ(critical.forward_s, simulated.phases.forward_s);
+  EXPECT_DOUBLE_EQ(critical.bubble_s, simulated.phases.bubble_s);
+  // A middle device (7: stages 7 and 8, four MoE layers each) runs 8 stand-alone W chunks, the first device 15
+  // (DualPipe's eight steps), so its weight phase is the smaller.
+  EXPECT_LT(simulated.device_phases[7].backward_weight_s, simulated.device_phases[0].backward_weight_s);
+}
+
+TEST(Engine, TheTraceProfileReplaysTheChunkPairItWasMadeFrom) {
+  // profiles/h800-dsv3-trace comes from DeepSeek's trace of one DualPipe pair of 4-layer MoE chunks (profile-data
+  // train.json): its compute-stream kernels span 129.0 ms from first start to last end. Stage 1 of the default
+  // scenario is such a chunk (layers 4-7); its forward, input- and weight-gradient compute on the 112 SMs DeepEP
+  // leaves (x 132 / 112) must come back within 5% of that span (the rest is gaps between kernels).
+  const auto estimate = run_training(load(kDefault), nullptr);
+  ASSERT_EQ(load(kDefault).cluster.profile, "h800-dsv3-trace");
+  const auto& stage = estimate.stages.at(1);
+  const double pair = (stage.forward_compute_s + stage.backward_input_compute_s + stage.backward_weight_compute_s) *
+                      132.0 / 112.0;
+  EXPECT_NEAR(pair / 129.0e-3, 1.0, 0.05) << pair;
+  EXPECT_LT(pair, 129.0e-3);  // the span holds the gaps as well
+}
+
 TEST(Engine, TensorParallelCollectivesCostWhatTheirRingsTakeUnlessOverlapped) {
   // Llama 405B, TP 8 on H100 NVLink (900 GB/s both ways, 80% achievable per direction: 360 GB/s): each forward
   // chunk of a stage pays 4 collectives per layer of 8,192 x 16,384 BF16 (268 MB), 7/8 of it over the ring.
