@@ -11,6 +11,15 @@ namespace {
 
 const char* precision_name(Precision precision) { return precision == Precision::fp8 ? "fp8" : "bf16"; }
 
+// The phase keys `breakdown_s` and each `breakdown_by_device_s` entry share, in the contract's order.
+JsonWriter& write_phase_keys(JsonWriter& json, const PhaseTotals& phases) {
+  return json.number("forward_chunk", phases.forward_s)
+      .number("backward_input_chunk", phases.backward_input_s)
+      .number("backward_weight_chunk", phases.backward_weight_s)
+      .number("bubble", phases.bubble_s)
+      .number("optimizer", phases.update_s);
+}
+
 void write_cost_sources(JsonWriter& json, const CostSourceCounts& counts) {
   json.begin_object("cost_sources");
   for (std::size_t i = 0; i < kCostSourceCount; ++i) {
@@ -44,12 +53,8 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   // The contract's phases (as ISCA Table 4 reports them, on the GPU that finishes last) add up to the step with
   // overlapped_forward_backward; the per-micro-batch chunk costs and the communication figures are parts of them.
   const PhaseTotals& phases = step.phases;
-  json.begin_object("breakdown_s")
-      .number("forward_chunk", phases.forward_s)
-      .number("backward_input_chunk", phases.backward_input_s)
-      .number("backward_weight_chunk", phases.backward_weight_s)
-      .number("bubble", phases.bubble_s)
-      .number("optimizer", phases.update_s)
+  json.begin_object("breakdown_s");
+  write_phase_keys(json, phases)
       .number("exposed_communication", step.exposed_communication_s + step.data_parallel_s)
       .number("overlapped_forward_backward", phases.overlapped_s)
       .integer("phase_device", phases.device)
@@ -65,15 +70,8 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   // The same phases on each pipeline device (an extension: ISCA does not say which GPU its table was read on).
   json.begin_array("breakdown_by_device_s");
   for (const PhaseTotals& device : step.device_phases) {
-    json.begin_object()
-        .integer("device", device.device)
-        .number("forward_chunk", device.forward_s)
-        .number("backward_input_chunk", device.backward_input_s)
-        .number("backward_weight_chunk", device.backward_weight_s)
-        .number("overlapped_forward_backward", device.overlapped_s)
-        .number("bubble", device.bubble_s)
-        .number("optimizer", device.update_s)
-        .end_object();
+    json.begin_object().integer("device", device.device);
+    write_phase_keys(json, device).number("overlapped_forward_backward", device.overlapped_s).end_object();
   }
   json.end_array();
   json.number("tokens_per_day", e.tokens_per_day);
