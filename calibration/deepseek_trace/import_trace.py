@@ -49,7 +49,7 @@ PHASE_OF_ANNOTATION = {"F": "forward", "B": "backward_input", "W": "backward_wei
 ELEMENTWISE_CLASSES = ["fp8_cast", "rmsnorm", "rope", "swiglu", "permute", "unpermute", "router", "residual"]
 
 
-class ImportError_(Exception):
+class TraceImportError(Exception):
     pass
 
 
@@ -91,11 +91,11 @@ def load_trace(path):
         trace = json.load(stream)
     events = trace.get("traceEvents") if isinstance(trace, dict) else None
     if not events:
-        raise ImportError_(f"{path}: no traceEvents (expected a PyTorch-profiler Chrome trace)")
+        raise TraceImportError(f"{path}: no traceEvents (expected a PyTorch-profiler Chrome trace)")
     annotations = sorted((e for e in events if e.get("cat") == "user_annotation" and "(" in e.get("name", "")
                           and e["name"].endswith(")")), key=lambda e: e["ts"])
     if not annotations:
-        raise ImportError_(f"{path}: no phase annotations such as attn(F) / mlp(B) (not DeepSeek's train.json?)")
+        raise TraceImportError(f"{path}: no phase annotations such as attn(F) / mlp(B) (not DeepSeek's train.json?)")
     starts = [a["ts"] for a in annotations]
     launches = {e["args"]["correlation"]: e for e in events
                 if e.get("cat") in ("cuda_runtime", "cuda_driver") and "correlation" in e.get("args", {})}
@@ -105,10 +105,10 @@ def load_trace(path):
             continue
         launch = launches.get(e.get("args", {}).get("correlation"))
         if launch is None:
-            raise ImportError_(f"{path}: kernel {e['name'][:60]} has no launch event")
+            raise TraceImportError(f"{path}: kernel {e['name'][:60]} has no launch event")
         i = bisect.bisect_right(starts, launch["ts"]) - 1
         if i < 0 or launch["ts"] > annotations[i]["ts"] + annotations[i]["dur"]:
-            raise ImportError_(f"{path}: kernel {e['name'][:60]} launched outside every phase annotation")
+            raise TraceImportError(f"{path}: kernel {e['name'][:60]} launched outside every phase annotation")
         tag = annotations[i]["name"]  # e.g. attn(F)
         phase = PHASE_OF_ANNOTATION.get(tag[-2])
         klass = kernel_class(e["name"], e.get("args", {}).get("grid"))
@@ -162,7 +162,7 @@ def load_ops(path, stage):
     with open(path, encoding="utf-8") as stream:
         rows = [r for r in csv.DictReader(stream) if r.get("stage") == str(stage)]
     if not rows:
-        raise ImportError_(f"{path}: no ops of stage {stage} (expected `fleetsim run --ops` of the default scenario)")
+        raise TraceImportError(f"{path}: no ops of stage {stage} (expected `fleetsim run --ops` of the default scenario)")
     return rows
 
 
@@ -185,7 +185,7 @@ def build_tables(kernels, layers, ops, base_dir, hbm_gbps):
     gemm_us, other_us = measured_groups(kernels)
     model_layers = len({op["layer"] for op in ops if op["layer"] not in ("-1", "")})
     if model_layers != layers:
-        raise ImportError_(f"the trace holds {layers} layers, the ops file's stage {model_layers}")
+        raise TraceImportError(f"the trace holds {layers} layers, the ops file's stage {model_layers}")
 
     # fleetsim's GEMM ops, grouped like the kernels; the cast time inside each op's seconds is taken out first.
     gemm_ops = {}
@@ -214,7 +214,7 @@ def build_tables(kernels, layers, ops, base_dir, hbm_gbps):
     shapes = {}
     for key, members in sorted(gemm_ops.items()):
         if key not in gemm_us:
-            raise ImportError_(f"no kernels in the trace for fleetsim's GEMM group {key}")
+            raise TraceImportError(f"no kernels in the trace for fleetsim's GEMM group {key}")
         model_total = sum(s for _, s in members)
         for op, seconds in members:
             measured = gemm_us[key] * 1e-6 * seconds / model_total
@@ -224,7 +224,7 @@ def build_tables(kernels, layers, ops, base_dir, hbm_gbps):
             shapes[shape] = (flops + float(op["gflop"]) * 1e9, time + measured)
     for key in gemm_us:
         if key not in gemm_ops:
-            raise ImportError_(f"the trace's GEMM group {key} has no fleetsim op")
+            raise TraceImportError(f"the trace's GEMM group {key} has no fleetsim op")
 
     gemm_lines = ["kernel,dtype,groups,m,n,k,time_us,tflops,power_w"]
     covered = set()
@@ -258,7 +258,7 @@ def build_tables(kernels, layers, ops, base_dir, hbm_gbps):
     for klass in ELEMENTWISE_CLASSES:
         entry = elementwise[klass]
         if entry["calls"] == 0 or klass not in other_us:
-            raise ImportError_(f"class {klass}: {entry['calls']} fleetsim ops, "
+            raise TraceImportError(f"class {klass}: {entry['calls']} fleetsim ops, "
                                f"{'some' if klass in other_us else 'no'} measured kernels")
         seconds = other_us[klass] * 1e-6
         per_call = entry["bytes"] / entry["calls"]
@@ -283,7 +283,7 @@ def main(argv):
         ops = load_ops(args.ops, args.stage)
         gemm, attention, elementwise, gemm_us, other_us = build_tables(kernels, layers, ops, args.base,
                                                                       args.cast_gbps)
-    except (OSError, ValueError, KeyError, ImportError_) as error:
+    except (OSError, ValueError, KeyError, TraceImportError) as error:
         print(f"import_trace: {error}", file=sys.stderr)
         return 2
     os.makedirs(args.out, exist_ok=True)
