@@ -245,6 +245,9 @@ def build_tables(kernels, layers, ops, base_dir, hbm_gbps):
     attention_lines = ["kernel,dtype,batch,heads,q_len,kv_len,qk_head_dim,v_head_dim,causal,time_us,tflops,gbps,power_w"]
     for kernel, klass, direction in (("mla_prefill_fwd", "attention_fwd", "forward"),
                                      ("mla_prefill_bwd", "attention_bwd", "backward")):
+        if klass not in other_us or attention[direction] <= 0:
+            raise TraceImportError(f"{kernel}: the trace has {'some' if klass in other_us else 'no'} kernels, "
+                                   f"fleetsim's ops {attention[direction] / 1e9:.0f} GFLOP of {direction} attention")
         seconds = other_us[klass] * 1e-6 / layers
         flops = attention[direction] / layers
         attention_lines.append(f"{kernel},bf16,1,128,4096,4096,192,128,1,{seconds * 1e6:.3f},"
