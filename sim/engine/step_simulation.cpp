@@ -756,22 +756,20 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
                           step.data_parallel_s);
     step.compute_busy_s = rec.busy_compute_s + rec.optimizer_s;
     const int device = static_cast<int>(critical) % in.program.devices;
-    PhaseTotals& phases = step.phases;
-    phases = rec.chunk_walls;
-    phases.device = device;
-    phases.update_s = rec.end_s - rec.last_chunk_end_s;
-    phases.bubble_s = std::max(0.0, rec.last_chunk_end_s - phases.forward_s - phases.backward_input_s -
-                                        phases.backward_weight_s - phases.overlapped_s);
-    // Every device of the first pipeline (ranks 0 .. pp - 1), with its idle tail counted as bubble.
-    for (int d = 0; d < in.program.devices && static_cast<std::size_t>(d) < records.size(); ++d) {
-      const DeviceRecord& own = records[static_cast<std::size_t>(d)];
+    // A device's phases: its chunks' wall times, its update after its last chunk, and as bubble whatever else of
+    // the step it spent idle (before its last chunk, or after its update until the critical GPU finished).
+    auto phases_on = [&step](const DeviceRecord& own, int on_device) {
       PhaseTotals totals = own.chunk_walls;
-      totals.device = d;
+      totals.device = on_device;
       totals.update_s = own.end_s - own.last_chunk_end_s;
       totals.bubble_s = std::max(0.0, step.step_s - totals.forward_s - totals.backward_input_s -
                                           totals.backward_weight_s - totals.overlapped_s - totals.update_s);
-      step.device_phases.push_back(totals);
-    }
+      return totals;
+    };
+    step.phases = phases_on(rec, device);
+    // Every device of the first pipeline (ranks 0 .. pp - 1).
+    for (int d = 0; d < in.program.devices && static_cast<std::size_t>(d) < records.size(); ++d)
+      step.device_phases.push_back(phases_on(records[static_cast<std::size_t>(d)], d));
     const auto& load = devices[static_cast<std::size_t>(device)];
     const double scale = in.overlap ? in.overlap_slowdown : 1.0;
     step.forward_chunk_s = load.forward_compute_s * scale;
