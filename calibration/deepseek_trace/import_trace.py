@@ -189,14 +189,15 @@ def build_tables(kernels, layers, ops, base_dir, hbm_gbps):
 
     # fleetsim's GEMM ops, grouped like the kernels; the cast time inside each op's seconds is taken out first.
     gemm_ops = {}
-    cast_bytes = 0.0
     elementwise = {c: {"bytes": 0.0, "calls": 0} for c in ELEMENTWISE_CLASSES}
     attention = {"forward": 0.0, "backward": 0.0}
     for op in ops:
         kind = op["kind"]
         if kind in ("gemm", "grouped_gemm"):
             cast = float(op["cast_mb"]) * 1e6
-            cast_bytes += cast
+            if cast > 0:  # the FP8 casts are costed inside their GEMM op (Op::cast_bytes)
+                elementwise["fp8_cast"]["bytes"] += cast
+                elementwise["fp8_cast"]["calls"] += 1
             own_seconds = float(op["seconds"]) - cast / (hbm_gbps * 1e9)
             key = gemm_group("grouped" if kind == "grouped_gemm" else "dense", op["phase"], op["dtype"])
             gemm_ops.setdefault(key, []).append((op, own_seconds))
@@ -207,7 +208,6 @@ def build_tables(kernels, layers, ops, base_dir, hbm_gbps):
             if klass is not None:
                 elementwise[klass]["bytes"] += float(op["hbm_mb"]) * 1e6
                 elementwise[klass]["calls"] += 1
-    elementwise["fp8_cast"] = {"bytes": cast_bytes, "calls": sum(1 for op in ops if float(op["cast_mb"]) > 0)}
 
     # GEMM rows: each group's measured time split by the base profile's times; same shape twice (a forward and
     # its recompute in the backward) merges into one row (total FLOPs / total time).
