@@ -26,7 +26,7 @@ constexpr double kActivationBytesPerElement = 2;
 //   so the down projections keep nothing;
 // - the attention core keeps its output and softmax statistics (never the score matrix: the FlashAttention
 //   backward recomputes it), plus Q, K and V unless they come back from recomputed up-projections (selective);
-// - an RMSNorm keeps its input unless it is recomputed; SwiGLU keeps its input (FP8 under FP8 training);
+// - an RMSNorm keeps its input unless it is recomputed; the FFN activation (SwiGLU, GeLU, ...) keeps its input (FP8 under FP8 training);
 // - the router keeps its scores;
 // - the combine keeps only the routing weights: the gradient of a routing weight p_i is <g_i, y_i> with
 //   y_i = W_down s_i, which equals <W_down^T g_i, s_i> and is formed from the down projection's backward, so the
@@ -59,7 +59,8 @@ double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t
     }
     case OpKind::norm: return op.bytes_written;
     case OpKind::elementwise:
-      return op.name.find("swiglu") != std::string::npos ? op.bytes_read / 2.0 * (fp8 ? 1.0 : 2.0) : 0.0;
+      // The activation keeps its input (the gate and up halves when gated), in FP8 under FP8 training.
+      return ffn_activation_of(op) ? op.bytes_read / 2.0 * (fp8 ? 1.0 : 2.0) : 0.0;
     case OpKind::router: return op.bytes_written;
     default: return 0.0;
   }

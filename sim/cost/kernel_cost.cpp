@@ -201,6 +201,9 @@ OpCost KernelCostModel::memory_bound(const Op& op) const {
       // A residual add is a SwiGLU-like stream (two inputs, one output) where a profile has no row of its own.
       if (op.name.find("residual") != std::string::npos)
         return streamed_seconds(bytes, {"residual", "swiglu"}, op.flops);
+      // Another activation streams like SwiGLU (one pass, in and out) where a profile has no row of its own.
+      if (const auto activation = ffn_activation_of(op))
+        return streamed_seconds(bytes, {to_string(*activation), "swiglu"}, op.flops);
       return streamed_seconds(bytes, {"swiglu"}, op.flops);
   }
 }

@@ -28,7 +28,8 @@ struct AttentionRow {
 };
 
 struct ElementwiseRow {
-  std::string kernel;  // rmsnorm | swiglu | rope | embedding | cross_entropy | router | permute | unpermute
+  std::string kernel;  // rmsnorm | swiglu (or another FFN activation: gelu, geglu, relu, squared_relu) | rope |
+                       // embedding | cross_entropy | router | permute | unpermute | fp8_cast | residual
   double bytes = 0;    // HBM bytes of one call
   double bytes_per_s = 0;
 };

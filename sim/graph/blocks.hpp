@@ -39,10 +39,14 @@ LayerBlock gqa_block();
 LayerBlock dense_ffn_block();
 LayerBlock moe_block();
 
-// A SwiGLU MLP over `rows` rows: gate and up fused (hidden -> 2 x intermediate), the activation, down
-// (intermediate -> hidden); op names get `name_prefix` ("" for the dense FFN, "shared_" for a shared expert).
-Value add_swiglu_mlp(GraphBuilder& builder, const Site& site, const std::string& name_prefix, double rows,
-                     std::int64_t intermediate, Value x);
+// An MLP over `rows` rows: up (hidden -> intermediate; fused with the gate, hidden -> 2 x intermediate, when the
+// activation is gated), the activation, down (intermediate -> hidden); op names get `name_prefix` ("" for the
+// dense FFN, "shared_" for a shared expert).
+Value add_mlp(GraphBuilder& builder, const Site& site, const std::string& name_prefix, double rows,
+              std::int64_t intermediate, FfnActivation activation, Value x);
+
+// Matrices of one MLP of width `intermediate`: 3 x hidden x intermediate when gated (gate, up, down), else 2.
+double mlp_parameters(std::int64_t hidden, std::int64_t intermediate, FfnActivation activation);
 
 // One transformer layer (attention block, then feed-forward block) at `layer`; returns its output.
 Value add_transformer_layer(GraphBuilder& builder, int layer, Value input);

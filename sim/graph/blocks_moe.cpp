@@ -118,11 +118,13 @@ Value build_moe(GraphBuilder& builder, const Site& site, Value input) {
   const std::int64_t local_experts = m.routed_experts / ep;
   const DataType dtype = builder.linear_dtype();
   // The permute wrote the copies in the dispatch precision (FP8 under FP8 training): no cast of their own.
-  Value y = add_grouped_linear(builder, site, "experts_gate_up", copies, local_experts, hidden,
-                               2 * m.expert_intermediate, dtype, routed,
+  const bool gated = is_gated(m.activation);
+  Value y = add_grouped_linear(builder, site, gated ? "experts_gate_up" : "experts_up", copies, local_experts, hidden,
+                               (gated ? 2 : 1) * m.expert_intermediate, dtype, routed,
                                dispatch_dtype == DataType::fp8 ? InputCast::already_fp8 : InputCast::separate);
   const double activated = copies * static_cast<double>(m.expert_intermediate);
-  y = add_elementwise(builder, site, "experts_swiglu", 2 * activated, activated, kSwigluFlopsPerElement, {y});
+  y = add_elementwise(builder, site, (std::string("experts_") + to_string(m.activation)).c_str(),
+                      (gated ? 2 : 1) * activated, activated, activation_flops_per_element(m.activation), {y});
   y = add_grouped_linear(builder, site, "experts_down", copies, local_experts, m.expert_intermediate, hidden, dtype,
                          y);
 
@@ -153,15 +155,15 @@ Value build_moe(GraphBuilder& builder, const Site& site, Value input) {
 
   std::vector<Value> terms{input, combined};
   if (m.shared_experts > 0)
-    terms.push_back(add_swiglu_mlp(builder, site, "shared_", builder.tokens(),
-                                   m.shared_experts * m.expert_intermediate / tp, x));
+    terms.push_back(add_mlp(builder, site, "shared_", builder.tokens(), m.shared_experts * m.expert_intermediate / tp,
+                            m.activation, x));
   return add_residual(builder, site, tokens, hidden, terms);
 }
 
 double moe_parameters(const ModelSpec& model, bool activated_only) {
   const auto& m = model.moe;
   const double hidden = static_cast<double>(model.hidden);
-  const double expert = 3.0 * hidden * static_cast<double>(m.expert_intermediate);  // gate, up, down
+  const double expert = mlp_parameters(model.hidden, m.expert_intermediate, m.activation);
   const double experts_used = static_cast<double>((activated_only ? m.top_k : m.routed_experts) + m.shared_experts);
   const double gate = static_cast<double>(m.routed_experts) * hidden;
   // The router's selection bias, one per expert [CFG topk_method "noaux_tc": e_score_correction_bias].

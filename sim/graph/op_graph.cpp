@@ -31,6 +31,17 @@ bool recomputed_in_selective_mode(const Op& forward_op) {
          (forward_op.name.find(".q_up") != std::string::npos || forward_op.name.find(".kv_up") != std::string::npos);
 }
 
+std::optional<FfnActivation> ffn_activation_of(const Op& op) {
+  if (op.kind != OpKind::elementwise) return std::nullopt;
+  for (FfnActivation activation : {FfnActivation::swiglu, FfnActivation::geglu, FfnActivation::gelu, FfnActivation::relu,
+                                   FfnActivation::squared_relu}) {
+    const std::string name = to_string(activation);
+    for (const char* prefix : {".", ".experts_", ".shared_"})
+      if (op.name.find(prefix + name + ".") != std::string::npos) return activation;
+  }
+  return std::nullopt;
+}
+
 const char* to_string(OpKind kind) {
   switch (kind) {
     case OpKind::gemm: return "gemm";

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,10 @@ double kv_cache_bytes_per_token(const ModelSpec& model, double bytes_per_element
 // RMSNorms and the MLA up-projections (q_up, kv_up), as DeepSeek-V3 does (V3 §3.2.3). The attention core keeps
 // no score matrix in any mode (FlashAttention recomputes it; its backward carries that work).
 bool recomputed_in_selective_mode(const Op& forward_op);
+
+// The feed-forward activation this op applies (its name's segment is the activation's, maybe after "experts_" or
+// "shared_": "L3.moe.experts_swiglu.fwd", "L0.ffn.gelu.bwd"), or none for any other op.
+std::optional<FfnActivation> ffn_activation_of(const Op& op);
 
 const char* to_string(OpKind kind);
 const char* to_string(Phase phase);

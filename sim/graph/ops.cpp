@@ -144,6 +144,17 @@ Value add_norm(GraphBuilder& builder, const Site& site, const char* name, double
   return builder.add(site, std::move(forward), std::move(backward), {x});
 }
 
+double activation_flops_per_element(FfnActivation activation) {
+  switch (activation) {
+    case FfnActivation::swiglu: return kSwigluFlopsPerElement;
+    case FfnActivation::geglu: return 10;
+    case FfnActivation::gelu: return 9;
+    case FfnActivation::relu: return 1;
+    case FfnActivation::squared_relu: return 2;
+  }
+  return kSwigluFlopsPerElement;
+}
+
 Value add_elementwise(GraphBuilder& builder, const Site& site, const char* name, double elements_in,
                       double elements_out, double flops_per_out, const std::vector<Value>& inputs) {
   Op forward;

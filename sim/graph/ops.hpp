@@ -29,6 +29,12 @@ namespace fleetsim::graph_detail {
 // multiplies (Shazeer 2020, "GLU Variants Improve Transformer").
 inline constexpr double kSwigluFlopsPerElement = 5;
 
+// FLOPs per output element of a feed-forward activation, counted off its formula. GeLU in its tanh form
+// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (Hendrycks & Gimpel 2016): x^3 (2), the scale (1), the add (1),
+// sqrt(2/pi) (1), tanh (1), the add (1), two multiplies (2) = 9; GeGLU one more multiply by the up half; ReLU a
+// compare; squared ReLU a compare and a multiply. All are memory-bound: the bytes, not these, set their time.
+double activation_flops_per_element(FfnActivation activation);
+
 // Element sizes in bytes.
 inline constexpr double kFp8Bytes = 1;   // E4M3 (V3 §3.3)
 inline constexpr double kBf16Bytes = 2;

@@ -9,7 +9,14 @@
 namespace fleetsim {
 namespace {
 
-const char* precision_name(Precision precision) { return precision == Precision::fp8 ? "fp8" : "bf16"; }
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::fp8: return "fp8";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+  }
+  return "bf16";
+}
 
 // The phase keys `breakdown_s` and each `breakdown_by_device_s` entry share, in the contract's order.
 JsonWriter& write_phase_keys(JsonWriter& json, const PhaseTotals& phases) {

@@ -8,9 +8,20 @@ AttentionSpec parse_attention(const Value& value) {
   const Map m = value.map({"kind", "heads", "kv_heads", "head_dim", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
                            "qk_rope_head_dim", "v_head_dim"});
   AttentionSpec attention;
-  attention.kind = m.get("kind").choice<AttentionKind>({{"mla", AttentionKind::mla}, {"gqa", AttentionKind::gqa}});
+  // mha (GPT-3, OPT, BLOOM) is GQA with one KV head per query head.
+  const bool mha = m.get("kind").one_of({"mla", "gqa", "mha"}) == "mha";
+  attention.kind = mha ? AttentionKind::gqa
+                       : m.get("kind").choice<AttentionKind>({{"mla", AttentionKind::mla}, {"gqa", AttentionKind::gqa}});
   attention.heads = m.get("heads", read::positive_int);
-  if (attention.kind == AttentionKind::gqa) {
+  if (mha) {
+    for (std::string_view key : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
+      m.reject(key, "to multi-head attention (it is an MLA dimension; use head_dim)");
+    attention.kv_heads = m.get_or("kv_heads", attention.heads, read::positive_int);
+    if (attention.kv_heads != attention.heads)
+      m.fail("kv_heads", "must equal heads (" + std::to_string(attention.heads) +
+                             ") for multi-head attention; fewer KV heads is kind: gqa");
+    attention.head_dim = m.get("head_dim", read::positive_int);
+  } else if (attention.kind == AttentionKind::gqa) {
     for (std::string_view key : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
       m.reject(key, "to GQA attention (it is an MLA dimension; use kv_heads and head_dim)");
     attention.kv_heads = m.get("kv_heads", read::positive_int);
@@ -34,14 +45,28 @@ AttentionSpec parse_attention(const Value& value) {
   return attention;
 }
 
+// `activation:` of a dense FFN or of the experts; SwiGLU when absent (Llama, DeepSeek, Mixtral, Qwen).
+FfnActivation parse_activation(const Map& m) {
+  if (!m.has("activation")) return FfnActivation::swiglu;
+  return m.get("activation")
+      .choice<FfnActivation>({{"swiglu", FfnActivation::swiglu},
+                              {"geglu", FfnActivation::geglu},
+                              {"gelu", FfnActivation::gelu},
+                              {"relu", FfnActivation::relu},
+                              {"squared_relu", FfnActivation::squared_relu}});
+}
+
 DenseFfnSpec parse_ffn(const Value& value) {
-  const Map m = value.map({"intermediate"});
-  return DenseFfnSpec{m.get("intermediate", read::positive_int)};
+  const Map m = value.map({"intermediate", "activation"});
+  DenseFfnSpec ffn;
+  ffn.intermediate = m.get("intermediate", read::positive_int);
+  ffn.activation = parse_activation(m);
+  return ffn;
 }
 
 MoeSpec parse_moe(const Value& value, std::int64_t layers) {
   const Map m = value.map({"dense_layers", "routed_experts", "shared_experts", "top_k", "expert_intermediate", "groups",
-                           "groups_per_token", "route_scale"});
+                           "groups_per_token", "route_scale", "activation"});
   MoeSpec moe;
   moe.dense_layers = m.get_or("dense_layers", 0, read::non_negative_int);
   if (moe.dense_layers >= layers)
@@ -61,6 +86,7 @@ MoeSpec parse_moe(const Value& value, std::int64_t layers) {
     m.fail("top_k", "must not exceed the experts a token can reach: groups_per_token x routed_experts / groups = " +
                         std::to_string(reachable));
   moe.route_scale = m.get_or("route_scale", 1.0, read::positive(Dimension::count));
+  moe.activation = parse_activation(m);
   return moe;
 }
 

@@ -85,7 +85,8 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
   job.tokens = m.get("tokens", read::positive(Dimension::count));
   job.seq_len = m.get("seq_len", read::positive_int);
   job.micro_batch = m.get_or("micro_batch", 1, read::positive_int);
-  job.precision = m.get("precision").choice<Precision>({{"fp8", Precision::fp8}, {"bf16", Precision::bf16}});
+  job.precision = m.get("precision").choice<Precision>(
+      {{"fp8", Precision::fp8}, {"bf16", Precision::bf16}, {"fp16", Precision::fp16}});
   if (job.precision == Precision::fp8 && cluster.gpu.fp8_flop_per_s <= 0)
     m.fail("precision", "fp8 needs FP8 tensor cores, and GPU '" + cluster.gpu.name +
                             "' has none (fp8_flops is 0); "

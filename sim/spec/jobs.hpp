@@ -9,7 +9,9 @@
 
 namespace fleetsim {
 
-enum class Precision { fp8, bf16 };
+// fp16 is costed as bf16: FP16 and BF16 tensor cores have the same dense rate on every bundled GPU (A100, H100,
+// H800, H200 datasheets) and the same 2-byte tensors; its loss scaling costs nothing measurable.
+enum class Precision { fp8, bf16, fp16 };
 enum class Recompute { none, selective, full };
 
 // Which parallel dimensions are neighbours in the global rank order, innermost first (Megatron-Core's RankGenerator

@@ -9,6 +9,25 @@ namespace fleetsim {
 enum class ModelKind { moe, dense };
 enum class AttentionKind { mla, gqa };
 
+// The feed-forward activation. Gated ones (SwiGLU, GeGLU: Shazeer 2020, "GLU Variants Improve Transformer") have
+// three matrices, gate and up (fused) and down; the others (GeLU: GPT-2/3, OPT, BLOOM; ReLU; squared ReLU: So et
+// al. 2021 "Primer", Nemotron-4) two, up and down.
+enum class FfnActivation { swiglu, geglu, gelu, relu, squared_relu };
+inline bool is_gated(FfnActivation activation) {
+  return activation == FfnActivation::swiglu || activation == FfnActivation::geglu;
+}
+// The scenario key's spelling, also the name of the activation op in --ops and --trace ("L0.ffn.gelu.fwd").
+inline const char* to_string(FfnActivation activation) {
+  switch (activation) {
+    case FfnActivation::swiglu: return "swiglu";
+    case FfnActivation::geglu: return "geglu";
+    case FfnActivation::gelu: return "gelu";
+    case FfnActivation::relu: return "relu";
+    case FfnActivation::squared_relu: return "squared_relu";
+  }
+  return "swiglu";
+}
+
 struct AttentionSpec {
   AttentionKind kind = AttentionKind::gqa;
   std::int64_t heads = 0;
@@ -24,7 +43,9 @@ struct AttentionSpec {
 };
 
 struct DenseFfnSpec {
-  std::int64_t intermediate = 0;  // SwiGLU: gate and up are hidden x intermediate, down is intermediate x hidden
+  // Gated (SwiGLU): gate and up are hidden x intermediate, down is intermediate x hidden; otherwise no gate.
+  std::int64_t intermediate = 0;
+  FfnActivation activation = FfnActivation::swiglu;
 };
 
 struct MoeSpec {
@@ -36,6 +57,7 @@ struct MoeSpec {
   std::int64_t groups = 1;            // expert groups for group-limited routing (DeepSeek-V3: 8)
   std::int64_t groups_per_token = 1;  // groups a token may use (DeepSeek-V3: 4, hence at most 4 nodes)
   double route_scale = 1.0;           // DeepSeek-V3: 2.5 [CFG routed_scaling_factor]
+  FfnActivation activation = FfnActivation::swiglu;  // of every expert, routed and shared
 };
 
 struct ModelSpec {

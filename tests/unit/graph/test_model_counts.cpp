@@ -69,6 +69,26 @@ TEST(ModelCounts, Llama405B) {
   EXPECT_DOUBLE_EQ(kv_cache_bytes_per_token(model, 2), 2.0 * 8 * 128 * 126 * 2);
 }
 
+TEST(ModelCounts, Gpt3WithAPlainGeluMlp) {
+  // Two matrices per MLP (up, down), not SwiGLU's three: 12 h^2 per layer, the "175B" of Brown et al. Table 2.1.
+  const ModelSpec model = test::gpt3_175b();
+  const ParameterCounts p = count_parameters(model);
+  const double h = 12288;
+  const double attention = h + 4 * h * h;  // norm, q/k/v (96 heads each), o
+  const double ffn = h + 2 * h * (4 * h);  // norm, up, down
+  const double embedding = 50257.0 * h;    // tied with the head
+  EXPECT_DOUBLE_EQ(p.total, 96 * (attention + ffn) + embedding + h);
+  EXPECT_NEAR(p.total, 175e9, 0.005 * 175e9);
+  // 6N (the non-embedding weights, and the head GEMM on the tied matrix) + 3 x causal attention at 2,048 tokens:
+  // 2 x 96 heads x (128 + 128) x 2,048 / 2 per layer.
+  EXPECT_DOUBLE_EQ(training_flops_per_token(model, 2048),
+                   6 * (p.total - embedding + embedding) + 3 * 96 * (2.0 * 96 * 256 * 2048 / 2));
+  // The same widths gated (SwiGLU) carry half as many MLP weights again.
+  ModelSpec gated = model;
+  gated.ffn.activation = FfnActivation::swiglu;
+  EXPECT_DOUBLE_EQ(count_parameters(gated).total - p.total, 96 * h * (4 * h));
+}
+
 TEST(ModelCounts, TiedEmbeddingsCountTheMatrixOnceButTheHeadGemmStill) {
   ModelSpec model = test::llama3_405b();
   const ParameterCounts untied = count_parameters(model);

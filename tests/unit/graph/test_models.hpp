@@ -50,4 +50,25 @@ inline ModelSpec llama3_405b() {
   return m;
 }
 
+// GPT-3 175B [Brown et al. 2020, "Language Models are Few-Shot Learners", Table 2.1: 96 layers, d_model 12,288,
+// 96 heads of 128, feed-forward 4 x d_model; GPT-2's byte-level BPE of 50,257 tokens; dense attention (the paper's
+// alternating locally banded layers are left out here)]. Multi-head attention is GQA with kv_heads = heads; the
+// feed-forward is a plain GeLU MLP with tied input and output embeddings.
+inline ModelSpec gpt3_175b() {
+  ModelSpec m;
+  m.name = "gpt-3-175b";
+  m.kind = ModelKind::dense;
+  m.layers = 96;
+  m.hidden = 12288;
+  m.vocab = 50257;
+  m.attention.kind = AttentionKind::gqa;
+  m.attention.heads = 96;
+  m.attention.kv_heads = 96;
+  m.attention.head_dim = 128;
+  m.ffn.intermediate = 4 * 12288;
+  m.ffn.activation = FfnActivation::gelu;
+  m.tied_embeddings = true;
+  return m;
+}
+
 }  // namespace fleetsim::test

@@ -341,7 +341,7 @@ double graph_flops_per_token(const ModelSpec& model, std::int64_t pp, const Micr
     if (!with_mtp) slice.has_mtp = false;
     flops += sum_ops(build_training_graph(model, slice, w)).model_flops;
   }
-  return flops * static_cast<double>(w.parallelism.tp) / kTokens;
+  return flops * static_cast<double>(w.parallelism.tp) / static_cast<double>(w.sequences * w.seq_len);
 }
 
 TEST(OpGraph, StageSumsAgreeWithTheClosedForms) {
@@ -456,6 +456,53 @@ TEST(OpGraph, Llama405BWithTensorParallelism) {
   // Over all stages, the GPUs of one tensor-parallel group together do the closed form's work.
   const double closed = training_flops_per_token(model, 4096);
   EXPECT_NEAR(graph_flops_per_token(model, 8, w, true), closed, 0.01 * closed);
+}
+
+TEST(OpGraph, PlainAndGatedActivations) {
+  // GPT-3 175B at TP 8, one 2,048-token sequence: up (12,288 -> 49,152 / 8), GeLU over 2,048 x 6,144 BF16 values
+  // in and out, down; no gate.
+  const ModelSpec model = test::gpt3_175b();
+  MicroBatchWork w = work(1, Precision::bf16, Recompute::none, 8);
+  w.seq_len = 2048;
+  const OpGraph graph = build_training_graph(model, layers(0, 1), w);
+  expect_dag(graph);
+  EXPECT_FALSE(has(graph, "L0.ffn.gate_up.fwd"));
+  EXPECT_FALSE(has(graph, "L0.ffn.swiglu.fwd"));
+  expect_shape(find(graph, "L0.ffn.up.fwd").gemm, 2048, 49152 / 8, 12288);
+  expect_shape(find(graph, "L0.ffn.down.fwd").gemm, 2048, 12288, 49152 / 8);
+  const Op& gelu = find(graph, "L0.ffn.gelu.fwd");
+  EXPECT_EQ(gelu.kind, OpKind::elementwise);
+  EXPECT_DOUBLE_EQ(gelu.bytes_read, 2048.0 * 6144 * 2);
+  EXPECT_DOUBLE_EQ(gelu.bytes_written, 2048.0 * 6144 * 2);
+  EXPECT_DOUBLE_EQ(gelu.flops, 9 * 2048.0 * 6144);
+  EXPECT_EQ(ffn_activation_of(gelu), FfnActivation::gelu);
+  EXPECT_EQ(ffn_activation_of(find(graph, "L0.ffn.gelu.dx")), FfnActivation::gelu);
+  EXPECT_EQ(ffn_activation_of(find(graph, "L0.ffn.up.fwd")), std::nullopt);
+  EXPECT_EQ(ffn_activation_of(find(graph, "L0.gqa.qkv.fwd")), std::nullopt);
+  // Over all stages the tensor-parallel group does the closed form's work.
+  const double closed = training_flops_per_token(model, 2048);
+  EXPECT_NEAR(graph_flops_per_token(model, 8, w, true), closed, 0.01 * closed);
+
+  // Experts and shared experts follow moe.activation: squared ReLU reads and writes one value per element.
+  ModelSpec moe = test::deepseek_v3();
+  moe.moe.activation = FfnActivation::squared_relu;
+  const OpGraph experts = build_training_graph(moe, layers(3, 4), work(64));
+  expect_dag(experts);
+  EXPECT_FALSE(has(experts, "L3.moe.experts_gate_up.fwd"));
+  const Op& up = find(experts, "L3.moe.experts_up.fwd");
+  EXPECT_EQ(up.gemm.n, 2048);
+  EXPECT_EQ(up.gemm.k, 7168);
+  const Op& act = find(experts, "L3.moe.experts_squared_relu.fwd");
+  EXPECT_DOUBLE_EQ(act.bytes_read, act.bytes_written);
+  EXPECT_EQ(ffn_activation_of(act), FfnActivation::squared_relu);
+  expect_shape(find(experts, "L3.moe.shared_up.fwd").gemm, 4096, 2048, 7168);
+  EXPECT_EQ(ffn_activation_of(find(experts, "L3.moe.shared_squared_relu.fwd")), FfnActivation::squared_relu);
+  // The default SwiGLU reads the gate and up halves: twice what it writes.
+  const OpGraph swiglu = build_training_graph(test::deepseek_v3(), layers(3, 4), work(64));
+  const Op& glu = find(swiglu, "L3.moe.experts_swiglu.fwd");
+  EXPECT_DOUBLE_EQ(glu.bytes_read, 2 * glu.bytes_written);
+  EXPECT_EQ(find(swiglu, "L3.moe.experts_gate_up.fwd").gemm.n, 2 * 2048);
+  EXPECT_EQ(ffn_activation_of(glu), FfnActivation::swiglu);
 }
 
 TEST(OpGraph, TensorParallelCollectivesOfSequenceParallelism) {

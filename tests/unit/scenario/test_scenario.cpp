@@ -234,6 +234,38 @@ TEST_F(ScenarioTest, EveryBundledGpuLoads) {
   }
   EXPECT_DOUBLE_EQ(load_gpu_bundle("h200", kRoot).hbm_bytes, 143771.0 * 1048576.0);
   EXPECT_EQ(load_model_bundle("llama-3-405b", kRoot).attention.heads, 128);
+  // GPT-3 as Megatron-LM benchmarks it: multi-head attention (one KV head per query head), a plain GeLU MLP.
+  const ModelSpec gpt = load_model_bundle("megatron-gpt-175b", kRoot);
+  EXPECT_EQ(gpt.attention.kind, AttentionKind::gqa);
+  EXPECT_EQ(gpt.attention.kv_heads, 96);
+  EXPECT_EQ(gpt.attention.head_dim, 128);
+  EXPECT_EQ(gpt.ffn.activation, FfnActivation::gelu);
+  EXPECT_EQ(gpt.ffn.intermediate, 4 * 12288);
+  EXPECT_TRUE(gpt.tied_embeddings);
+  EXPECT_EQ(load_model_bundle("deepseek-v3", kRoot).moe.activation, FfnActivation::swiglu);
+}
+
+TEST_F(ScenarioTest, ActivationsMultiHeadAttentionAndFp16) {
+  const std::string dense = "model={kind: dense, layers: 32, hidden: 4096, vocab: 32000, attention: {kind: mha, "
+                            "heads: 32, head_dim: 128}, ffn: {intermediate: 16384, activation: relu}}";
+  const Scenario s = load(kBase, {dense, "training.precision=fp16", "training.parallelism={tp: 1, pp: 16, dp: 128}"});
+  EXPECT_EQ(s.model.attention.kv_heads, 32);
+  EXPECT_EQ(s.model.ffn.activation, FfnActivation::relu);
+  EXPECT_EQ(s.training->precision, Precision::fp16);
+  // Without `activation` the FFN is SwiGLU; experts follow moe.activation.
+  EXPECT_EQ(load(kBase).model.ffn.activation, FfnActivation::swiglu);
+  EXPECT_EQ(load(kBase, {"model.moe.activation=geglu"}).model.moe.activation, FfnActivation::geglu);
+  // Multi-head attention has as many KV heads as query heads, and no MLA dimensions.
+  const InputError kv = load_error(kBase, {replace(dense, "heads: 32, head_dim", "heads: 32, kv_heads: 8, head_dim"),
+                                           "training.precision=bf16", "training.parallelism={tp: 1, pp: 16, dp: 128}"});
+  EXPECT_EQ(kv.key_path(), "model.attention.kv_heads");
+  EXPECT_NE(std::string(kv.what()).find("kind: gqa"), std::string::npos) << kv.what();
+  const InputError mla = load_error(kBase, {replace(dense, "head_dim: 128", "head_dim: 128, kv_lora_rank: 512"),
+                                            "training.precision=bf16", "training.parallelism={tp: 1, pp: 16, dp: 128}"});
+  EXPECT_EQ(mla.key_path(), "model.attention.kv_lora_rank");
+  const InputError act = load_error(kBase, {"model.moe.activation=silu"});
+  EXPECT_EQ(act.key_path(), "model.moe.activation");
+  EXPECT_NE(std::string(act.what()).find("swiglu, geglu, gelu, relu, squared_relu"), std::string::npos) << act.what();
 }
 
 TEST_F(ScenarioTest, UnknownBundleNamesListWhatIsInstalled) {
