@@ -172,7 +172,8 @@ TEST(Engine, AgreesWithTheAnalyticPathWithinTenPercentOnTheBundledScenarios) {
   for (const std::string& path :
        {kDefault, kLlama, root + "llama-3-405b-pretrain-8192-gpus.yaml", root + "llama-3-405b-pretrain-128k.yaml",
         root + "megatron-gpt-22b-a100.yaml", root + "megatron-gpt-175b-a100.yaml", root + "megatron-gpt-530b-a100.yaml",
-        root + "megatron-gpt-530b-a100-dp8.yaml", root + "megatron-gpt-1t-a100.yaml"}) {
+        root + "megatron-gpt-530b-a100-dp8.yaml", root + "megatron-gpt-1t-a100.yaml", root + "mpt-7b-h100.yaml",
+        root + "mpt-13b-h100.yaml", root + "mpt-30b-h100.yaml", root + "mpt-70b-h100.yaml"}) {
     const double simulated = run_training(load(path), nullptr).step.step_s;
     const double analytic = run_training(load(path, {"engine.backend=analytic"}), nullptr).step.step_s;
     EXPECT_NEAR(simulated / analytic, 1.0, 0.10) << path << ": simgrid " << simulated << " s, analytic " << analytic;
