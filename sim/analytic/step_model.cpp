@@ -24,8 +24,11 @@ constexpr double kActivationBytesPerElement = 2;
 // - a GEMM keeps its activation input for the weight gradient, at the GEMM's input precision (DeepSeek-V3 caches
 //   these in FP8, V3 §3.3.3); under FP8 training the SwiGLU output is recomputed from its cached input (V3 §3.3.3),
 //   so the down projections keep nothing;
+//   under BF16 the output projection's input is the attention core's output, which the core already keeps (one
+//   tensor, counted once; under FP8 the projection keeps its own FP8 copy);
 // - the attention core keeps its output and softmax statistics (never the score matrix: the FlashAttention
-//   backward recomputes it), plus Q, K and V unless they come back from recomputed up-projections (selective);
+//   backward recomputes it), plus Q, K and V (the GPU's own tokens; K and V per KV head) unless they come back from
+//   MLA's recomputed up-projections (selective); GQA and MHA have no up-projection to recompute, so they keep them;
 // - an RMSNorm keeps its input unless it is recomputed; the FFN activation (SwiGLU, GeLU, ...) keeps its input (FP8 under FP8 training);
 // - the router keeps its scores;
 // - the combine keeps only the routing weights: the gradient of a routing weight p_i is <g_i, y_i> with
@@ -44,18 +47,24 @@ double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t
   if (job.recompute == Recompute::selective && recomputed_in_selective_mode(op)) return 0.0;
   const bool fp8 = job.precision == Precision::fp8;
   const bool is_down_projection = op.name.find("down.") != std::string::npos && op.block != "mla";
+  const bool is_attention_output_projection =
+      (op.block == "mla" || op.block == "gqa") && op.name.find(".o_proj.") != std::string::npos;
   switch (op.kind) {
     case OpKind::gemm:
     case OpKind::grouped_gemm:
       if (fp8 && is_down_projection) return 0.0;
+      if (!fp8 && is_attention_output_projection) return 0.0;
       return static_cast<double>(op.gemm.m * op.gemm.groups) * static_cast<double>(op.gemm.k) *
              (op.dtype == DataType::fp8 ? 1.0 : 2.0) / sequence_parallel_shards(op, job, hidden);
     case OpKind::attention: {
       const auto& a = op.attention;
       const double rows = static_cast<double>(a.batch * a.q_len * a.heads);
       const double output_and_stats = rows * static_cast<double>(a.v_head_dim) * 2.0 + rows * 4.0;
-      if (job.recompute == Recompute::selective) return output_and_stats;
-      return output_and_stats + rows * static_cast<double>(2 * a.qk_head_dim + a.v_head_dim) * 2.0;
+      if (job.recompute == Recompute::selective && op.block == "mla") return output_and_stats;
+      // K and V of the GPU's own q_len tokens (under context parallelism the others' pass by and are not kept).
+      const double kv_rows = static_cast<double>(a.batch * a.q_len * a.kv_heads);
+      return output_and_stats + rows * static_cast<double>(a.qk_head_dim) * 2.0 +
+             kv_rows * static_cast<double>(a.qk_head_dim + a.v_head_dim) * 2.0;
     }
     case OpKind::norm: return op.bytes_written;
     case OpKind::elementwise:

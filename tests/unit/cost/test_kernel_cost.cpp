@@ -190,6 +190,29 @@ TEST(KernelCost, ElementwiseRowsTimeCastsNormsAndResidualAddsAtTheirOwnRates) {
   EXPECT_NEAR(transferred.compute_op(norm).seconds, 2e9 / (1250e9 * 4.8 / 3.35), 1e-12);
 }
 
+TEST(KernelCost, FfnActivationsUseTheirOwnRowElseTheSwigluRow) {
+  KernelProfile profile = published();
+  profile.elementwise.push_back({"swiglu", 1e8, 2000e9});
+  Op gelu;
+  gelu.name = "L0.ffn.gelu.fwd";
+  gelu.kind = OpKind::elementwise;
+  gelu.bytes_read = 1e9;
+  gelu.bytes_written = 1e9;
+  Op experts = gelu;
+  experts.name = "L3.moe.experts_squared_relu.dx";
+  const KernelCostModel fallback(profile, h800(), h800());
+  EXPECT_NEAR(fallback.compute_op(gelu).seconds, 2e9 / 2000e9, 1e-12);
+  EXPECT_NEAR(fallback.compute_op(experts).seconds, 2e9 / 2000e9, 1e-12);
+  profile.elementwise.push_back({"gelu", 1e8, 1600e9});
+  const KernelCostModel own(profile, h800(), h800());
+  EXPECT_NEAR(own.compute_op(gelu).seconds, 2e9 / 1600e9, 1e-12);
+  EXPECT_NEAR(own.compute_op(experts).seconds, 2e9 / 2000e9, 1e-12);  // no squared_relu row
+  // Without any activation row: the memory roofline.
+  const KernelCostModel roofline(published(), h800(), h800());
+  EXPECT_EQ(roofline.compute_op(gelu).source, CostSource::roofline);
+  EXPECT_NEAR(roofline.compute_op(gelu).seconds, 2e9 / 3000e9, 1e-12);
+}
+
 ClusterSpec h800_cluster() {
   ClusterSpec cluster;
   cluster.gpu = h800();

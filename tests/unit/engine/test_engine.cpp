@@ -180,6 +180,27 @@ TEST(Engine, AgreesWithTheAnalyticPathWithinTenPercentOnTheBundledScenarios) {
   }
 }
 
+TEST(Engine, ActivationMemoryPerLayerFollowsKorthikanti) {
+  // Korthikanti et al. 2022 (arXiv 2205.05198) §4: with tensor and sequence parallelism a GPT layer keeps
+  // 34 sbh/t bytes plus 5as^2b/t of attention scores. fleetsim's attention never keeps the scores (FlashAttention),
+  // keeps the attention output once (it is also the output projection's input) and models no dropout (KR's two
+  // masks, sbh/t each): 32 sbh/t without recomputation; its selective recomputation drops the two norms'
+  // 2 sbh/t each: 28 sbh/t. Plus the softmax statistics, 4 bytes per query row. The 22B model of KR Table 3:
+  // s 2,048, b 4, h 6,144, t 8, 64 heads (8 per GPU); one layer is the difference of 48 and 47 layers.
+  const std::string path = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/megatron-gpt-22b-a100.yaml";
+  auto activations = [&](const char* layers, const char* recompute) {
+    return run_training(load(path, {layers, recompute}), nullptr).memory.activations_bytes;
+  };
+  const double sbh_over_t = 2048.0 * 4 * 6144 / 8;
+  const double statistics = 4.0 * 2048 * 8 * 4;
+  EXPECT_DOUBLE_EQ(activations("model.layers=48", "training.recompute=selective") -
+                       activations("model.layers=47", "training.recompute=selective"),
+                   28 * sbh_over_t + statistics);
+  EXPECT_DOUBLE_EQ(activations("model.layers=48", "training.recompute=none") -
+                       activations("model.layers=47", "training.recompute=none"),
+                   32 * sbh_over_t + statistics);
+}
+
 TEST(Engine, StepsSimulatedSideBySideDoNotInterfere) {
   // The default scenario simulates its final batch beside the ramp's first batch; alone, the same step.
   const double beside_the_ramp = run_training(load(kDefault), nullptr).step.step_s;
