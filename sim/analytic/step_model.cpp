@@ -165,6 +165,27 @@ bool overlaps_expert_communication(const Scenario& scenario) {
   return find_schedule(job.schedule).overlaps_expert_communication && job.parallelism.ep > 1;
 }
 
+bool shards_parameters(const Scenario& scenario) {
+  const auto& plan = scenario.training->parallelism;
+  return plan.zero >= 3 && data_parallel_ranks(plan, false) > 1;
+}
+
+double sharded_parameter_traffic_s(const schedule::Chunk& chunk, const std::vector<UpdateCost>& stage_update) {
+  using schedule::ChunkKind;
+  const UpdateCost& own = stage_update.at(static_cast<std::size_t>(chunk.stage));
+  switch (chunk.kind) {
+    case ChunkKind::forward:
+    case ChunkKind::backward_input: return own.all_gather_s;
+    case ChunkKind::backward_weight: return own.reduce_scatter_s;
+    case ChunkKind::backward: return own.all_gather_s + own.reduce_scatter_s;
+    case ChunkKind::forward_backward: {
+      const UpdateCost& paired = stage_update.at(static_cast<std::size_t>(chunk.paired_stage));
+      return own.all_gather_s + paired.all_gather_s + paired.reduce_scatter_s;
+    }
+  }
+  return 0;
+}
+
 double overlapped_compute_stretch(const Scenario& scenario) {
   // While all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the GEMMs run on the rest.
   const auto sms = scenario.cluster.gpu.sm_count;
@@ -257,9 +278,34 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     const double communication = device.forward_comm_s + device.backward_comm_s;
     return overlap ? std::max(compute, communication) : compute + communication;
   };
+  // ZeRO-3: per micro-batch and visit, what a device's forward and backward chunks wait for their stages'
+  // parameter all-gathers and gradient reduce-scatters beyond their compute (prefetched beside it with
+  // dp_comm_overlap, else before it): {forward, backward}.
+  const bool sharded = shards_parameters(scenario);
+  std::vector<UpdateCost> stage_updates;
+  if (sharded)
+    for (const auto& stage : stages) stage_updates.push_back(stage_update_cost(scenario, stage, kernels, comm));
+  auto sharded_wait = [&](const DeviceLoad& device) -> std::pair<double, double> {
+    if (!sharded) return {0.0, 0.0};
+    const double share = 1.0 / static_cast<double>(schedule.stages_per_device);
+    double gather = 0, reduce = 0;
+    for (const std::int64_t index : device.stages) {
+      gather += share * stage_updates.at(static_cast<std::size_t>(index)).all_gather_s;
+      reduce += share * stage_updates.at(static_cast<std::size_t>(index)).reduce_scatter_s;
+    }
+    if (!job.dp_comm_overlap) return {gather, gather + reduce};
+    const double forward = device.forward_compute_s * compute_scale;
+    const double backward = (device.backward_input_compute_s + device.backward_weight_compute_s) * compute_scale;
+    return {std::max(0.0, gather - forward), std::max(0.0, gather + reduce - backward)};
+  };
+  auto paced_time = [&](const DeviceLoad& device) {
+    const auto [forward, backward] = sharded_wait(device);
+    return chunk_time(device) + forward + backward;
+  };
   const DeviceLoad* slowest = &devices.front();
   for (const auto& device : devices)
-    if (chunk_time(device) > chunk_time(*slowest)) slowest = &device;
+    if (paced_time(device) > paced_time(*slowest)) slowest = &device;
+  const auto [sharded_forward_wait, sharded_backward_wait] = sharded_wait(*slowest);
 
   step.forward_chunk_s = slowest->forward_compute_s * compute_scale;
   step.backward_input_chunk_s = slowest->backward_input_compute_s * compute_scale;
@@ -282,6 +328,10 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     times.overlapped_forward_backward = times.forward + times.backward_input + times.backward_weight;
     exposed_per_chunk = chunk_comm;
   }
+  // ZeRO-3's waits lengthen the chunks they belong to (and so the fill and drain the bubble formula counts).
+  times.forward += sharded_forward_wait;
+  times.backward_input += sharded_backward_wait;
+  times.overlapped_forward_backward += sharded_forward_wait + sharded_backward_wait;
   step.overlapped_chunk_s = times.overlapped_forward_backward;
   step.steady_s = micro_batches * visits * chunk_compute;
   step.bubble_s = plan.pp > 1 ? schedule.bubble_seconds(times, plan.pp) : 0.0;
@@ -299,7 +349,9 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   UpdateCost update;
   for (const auto& device : devices) {
     UpdateCost cost = parameter_update_cost(scenario, device, kernels, comm);
-    if (job.dp_comm_overlap) {
+    if (sharded) {
+      cost.reduce_scatter_s = cost.all_gather_s = 0;  // chunk by chunk instead (above)
+    } else if (job.dp_comm_overlap) {
       // Each stage's reduce-scatter starts with its last backward chunk, so only what outlasts that chunk shows;
       // the all-gathers run under the first chunks, and only the first stage's holds the device back.
       cost.reduce_scatter_s = 0;
@@ -317,7 +369,8 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     update.all_gather_s = std::max(update.all_gather_s, cost.all_gather_s);
     update.optimizer_s = std::max(update.optimizer_s, cost.optimizer_s);
   }
-  step.data_parallel_s = update.reduce_scatter_s + update.all_gather_s;
+  step.data_parallel_s = update.reduce_scatter_s + update.all_gather_s +
+                         micro_batches * visits * (sharded_forward_wait + sharded_backward_wait);
   step.optimizer_s = update.optimizer_s;
 
   step.step_s = step.steady_s + step.bubble_s + step.exposed_communication_s + step.data_parallel_s +
@@ -329,7 +382,14 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   PhaseTotals& phases = step.phases;
   phases.device = static_cast<int>(slowest - devices.data());
   phases.bubble_s = step.bubble_s;
-  phases.update_s = step.data_parallel_s + step.optimizer_s;
+  phases.update_s = update.reduce_scatter_s + update.all_gather_s + step.optimizer_s;
+  // ZeRO-3: what a chunk of `duration` (compute and all-to-all) waits for its gathers and reduce-scatters beyond
+  // it (all of them without prefetching); part of the chunk's wall time, as on the engine's timeline.
+  auto sharded_chunk_wait = [&](const schedule::Chunk& chunk, double duration) {
+    if (!sharded) return 0.0;
+    const double traffic = sharded_parameter_traffic_s(chunk, stage_updates);
+    return job.dp_comm_overlap ? std::max(0.0, traffic - duration) : traffic;
+  };
   if (step.micro_batches <= std::numeric_limits<int>::max()) {
     try {
       const auto program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp),
@@ -359,6 +419,7 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
               break;
             }
           }
+          seconds += sharded_chunk_wait(chunk, seconds);
           add_chunk_time(totals, chunk.kind, seconds);
         }
         // The update as on the slowest device; what is left of the step is this device's bubble.

@@ -75,6 +75,13 @@ UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& dev
 // The same for one model stage's parameters alone (TrainingJob::dp_comm_overlap times each stage's collectives).
 UpdateCost stage_update_cost(const Scenario& scenario, const StageCost& stage, const KernelCostModel& kernels,
                              const CommModel& comm);
+// ZeRO-3 over more than one data-parallel rank: parameters stay sharded between uses, so each chunk gathers its
+// stage's parameters and each backward chunk reduce-scatters its gradients (instead of once per step).
+bool shards_parameters(const Scenario& scenario);
+// ZeRO-3: the seconds of collectives one chunk needs: it all-gathers the parameters of each stage it computes (the
+// forward's, and again the backward's: they were freed in between) and reduce-scatters the gradients of each stage
+// whose weight gradients it forms. `stage_update` holds each model stage's collective times (stage_update_cost).
+double sharded_parameter_traffic_s(const schedule::Chunk& chunk, const std::vector<UpdateCost>& stage_update);
 
 // Where the critical GPU's step goes, phase by phase, as DeepSeek's own breakdown reports it (ISCA 2505.09343
 // Table 4: 1F, 1B, 1W, 1F1B, bubble, opt): the wall time of its chunks of each kind over the whole step, a chunk's

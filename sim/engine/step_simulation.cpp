@@ -62,7 +62,12 @@ struct StepInputs {
   // TrainingJob::dp_comm_overlap: each stage's reduce-scatter starts with its last weight-gradient chunk, its
   // all-gather runs before its first forward (stage by stage, in the order the device first uses them).
   bool dp_overlap = false;
-  std::vector<UpdateCost> stage_update;  // per model stage (dp_overlap)
+  // ZeRO-3 (FSDP FULL_SHARD): parameters stay sharded between uses, so every chunk all-gathers its stage's
+  // parameters (forward and backward alike) and every backward chunk reduce-scatters its gradients; with
+  // dp_overlap (FSDP's prefetching) these run beside the chunk's compute, otherwise before it. They replace the
+  // step's one reduce-scatter and one all-gather.
+  bool sharded_parameters = false;
+  std::vector<UpdateCost> stage_update;  // per model stage (dp_overlap, sharded_parameters)
   bool record_trace = false;
   bool rendezvous = true;         // EngineSpec::p2p: sends wait for their receiver (else buffered)
   int replicas = 1;               // pipelines simulated (full mode: every rank of a stage, tp x cp x dp)
@@ -240,7 +245,7 @@ void run_device(Simulation* sim, int replica, int device) {
     return sg4::Mailbox::by_name(sim->prefix + "r" + std::to_string(replica) + ".d" + std::to_string(device) +
                                  ".params.s" + std::to_string(stage_index));
   };
-  if (in.dp_overlap) {
+  if (in.dp_overlap && !in.sharded_parameters) {
     std::map<int, std::size_t> first_forward, last_weight_gradient;
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       using schedule::ChunkKind;
@@ -318,8 +323,23 @@ void run_device(Simulation* sim, int replica, int device) {
     const bool overlapped = in.overlap && chunk.kind == ChunkKind::forward_backward && comm > 0;
     if (overlapped) compute *= in.overlap_slowdown;
 
+    // ZeRO-3: this chunk's parameter all-gathers and gradient reduce-scatters: beside its compute when prefetched
+    // (dp_overlap), else before it. Either way part of the chunk's wall time.
+    const double chunk_start = sg4::Engine::get_clock();
+    if (rec.first_chunk_start_s < 0) rec.first_chunk_start_s = chunk_start;
+    const double sharded_comm = in.sharded_parameters ? sharded_parameter_traffic_s(chunk, in.stage_update) : 0.0;
+    sg4::CommPtr sharded_traffic;
+    if (sharded_comm > 0) {
+      ++rec.activities;
+      if (in.dp_overlap) {
+        sharded_traffic = sg4::Comm::sendto_async(self, sim->sink, dp_collective_bytes(sharded_comm));
+      } else {
+        sg4::Comm::sendto(self, sim->sink, dp_collective_bytes(sharded_comm));
+        rec.parameter_wait_s += sg4::Engine::get_clock() - chunk_start;
+        record(*sim, rank, 1, chunk_start, sg4::Engine::get_clock(), "ZeRO-3 gather/scatter");
+      }
+    }
     const double start = sg4::Engine::get_clock();
-    if (rec.first_chunk_start_s < 0) rec.first_chunk_start_s = start;
     if (const auto reduce = reduce_with.find(index); reduce != reduce_with.end()) {
       // Megatron-LM's buckets become ready one by one as this chunk computes: the stage's reduce-scatter starts
       // with it (once its inputs are in).
@@ -374,8 +394,14 @@ void run_device(Simulation* sim, int replica, int device) {
       record(*sim, rank, 0, start, compute_end, name);
       record(*sim, rank, 1, compute_end, end, "all-to-all");
     }
+    if (sharded_traffic) {
+      const double compute_end = sg4::Engine::get_clock();
+      sharded_traffic->wait();
+      rec.parameter_wait_s += sg4::Engine::get_clock() - compute_end;
+      record(*sim, rank, 1, start, sg4::Engine::get_clock(), "ZeRO-3 gather/scatter");
+    }
     rec.busy_compute_s += compute;
-    add_chunk_time(rec.chunk_walls, chunk.kind, sg4::Engine::get_clock() - start);
+    add_chunk_time(rec.chunk_walls, chunk.kind, sg4::Engine::get_clock() - chunk_start);
 
     // Outputs: activation to the next stage, gradient to the previous one; then what the previous chunk held back.
     std::vector<DeferredSend> held_back;
@@ -664,12 +690,17 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
                              : comm.nic_bytes_per_s();
     in.nvlink_bytes_per_s = comm.nvlink_bytes_per_s();
     in.dp_overlap = job.dp_comm_overlap;
-    if (in.dp_overlap)
+    in.sharded_parameters = shards_parameters(scenario);
+    if (in.dp_overlap || in.sharded_parameters)
       for (const auto& stage : stages) in.stage_update.push_back(stage_update_cost(scenario, stage, kernels, comm));
     if (engine_spec.mode != "full" && plan.pp > 1 && stages.front().boundary_bytes > 0)
       in.p2p_wire_bytes_per_byte =
           comm.p2p_seconds(stages.front().boundary_bytes) * in.nic_bytes_per_s / stages.front().boundary_bytes;
-    for (const auto& device : devices) in.update.push_back(parameter_update_cost(scenario, device, kernels, comm));
+    for (const auto& device : devices) {
+      UpdateCost update = parameter_update_cost(scenario, device, kernels, comm);
+      if (in.sharded_parameters) update.reduce_scatter_s = update.all_gather_s = 0;  // done chunk by chunk
+      in.update.push_back(update);
+    }
     // A non-finite duration would never end in SimGrid and show up as a deadlock: say what it is instead.
     for (const auto& update : in.update)
       if (!std::isfinite(update.reduce_scatter_s + update.all_gather_s + update.optimizer_s))

@@ -201,6 +201,34 @@ TEST(Engine, ActivationMemoryPerLayerFollowsKorthikanti) {
                    32 * sbh_over_t + statistics);
 }
 
+TEST(Engine, ZeroThreeGathersAndReduceScattersEveryMicroBatch) {
+  // MPT-7B on 16 H100s (2 nodes) behind 25 Gb/s NICs, FSDP-style: ZeRO-3 frees the parameters after each use, so
+  // every forward chunk all-gathers them and every backward chunk all-gathers them again and reduce-scatters its
+  // gradients. Here that traffic outlasts the compute beside it, so the exposed data-parallel time is the same per
+  // micro-batch: twice the accumulation steps, exactly twice the exposure. ZeRO-2 keeps the parameters and
+  // reduce-scatters once per step: its exposure does not grow with the micro-batches. Both backends agree.
+  const std::string path = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/mpt-7b-h100.yaml";
+  auto run = [&](int zero, int accumulation, const char* backend) {
+    return run_training(load(path, {"cluster.gpus=16", "cluster.network.nic_bandwidth=25Gbps",
+                                    "training.parallelism={pp: 1, dp: 16, zero: " + std::to_string(zero) + "}",
+                                    "training.global_batch=" + std::to_string(6 * accumulation * 16),
+                                    std::string("engine.backend=") + backend}),
+                        nullptr)
+        .step;
+  };
+  const auto two = run(3, 2, "simgrid"), four = run(3, 4, "simgrid");
+  EXPECT_GT(two.data_parallel_s, two.steady_s);  // communication-bound: the case the test is about
+  EXPECT_NEAR(four.data_parallel_s, 2 * two.data_parallel_s, 1e-9 * four.data_parallel_s);
+  EXPECT_NEAR(four.step_s, two.step_s + (four.steady_s - two.steady_s) + two.data_parallel_s, 1e-9 * four.step_s);
+  EXPECT_NEAR(run(3, 4, "analytic").step_s, four.step_s, 1e-5 * four.step_s);  // SimGrid adds link latencies
+  const auto zero2_two = run(2, 2, "simgrid"), zero2_four = run(2, 4, "simgrid");
+  EXPECT_NEAR(zero2_four.data_parallel_s, zero2_two.data_parallel_s, 1e-9 * zero2_two.data_parallel_s);
+  EXPECT_LT(zero2_four.step_s, four.step_s);
+  // With the NIC fast enough for the traffic to hide behind the compute (the bundled 400 Gb/s), nothing shows.
+  const auto hidden = run_training(load(path), nullptr).step;
+  EXPECT_DOUBLE_EQ(hidden.data_parallel_s, 0.0);
+}
+
 TEST(Engine, StepsSimulatedSideBySideDoNotInterfere) {
   // The default scenario simulates its final batch beside the ramp's first batch; alone, the same step.
   const double beside_the_ramp = run_training(load(kDefault), nullptr).step.step_s;
