@@ -29,7 +29,8 @@ constexpr double kActivationBytesPerElement = 2;
 // - the attention core keeps its output and softmax statistics (never the score matrix: the FlashAttention
 //   backward recomputes it), plus Q, K and V (the GPU's own tokens; K and V per KV head) unless they come back from
 //   MLA's recomputed up-projections (selective); GQA and MHA have no up-projection to recompute, so they keep them;
-// - an RMSNorm keeps its input unless it is recomputed; the FFN activation (SwiGLU, GeLU, ...) keeps its input (FP8 under FP8 training);
+// - an RMSNorm keeps its input unless it is recomputed; the FFN activation (SwiGLU, GeLU, ...) keeps its input
+//   (FP8 under FP8 training);
 // - the router keeps its scores;
 // - the combine keeps only the routing weights: the gradient of a routing weight p_i is <g_i, y_i> with
 //   y_i = W_down s_i, which equals <W_down^T g_i, s_i> and is formed from the down projection's backward, so the

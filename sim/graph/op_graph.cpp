@@ -33,8 +33,8 @@ bool recomputed_in_selective_mode(const Op& forward_op) {
 
 std::optional<FfnActivation> ffn_activation_of(const Op& op) {
   if (op.kind != OpKind::elementwise) return std::nullopt;
-  for (FfnActivation activation : {FfnActivation::swiglu, FfnActivation::geglu, FfnActivation::gelu, FfnActivation::relu,
-                                   FfnActivation::squared_relu}) {
+  for (FfnActivation activation : {FfnActivation::swiglu, FfnActivation::geglu, FfnActivation::gelu,
+                                   FfnActivation::relu, FfnActivation::squared_relu}) {
     const std::string name = to_string(activation);
     for (const char* prefix : {".", ".experts_", ".shared_"})
       if (op.name.find(prefix + name + ".") != std::string::npos) return activation;

@@ -10,8 +10,9 @@ AttentionSpec parse_attention(const Value& value) {
   AttentionSpec attention;
   // mha (GPT-3, OPT, BLOOM) is GQA with one KV head per query head.
   const bool mha = m.get("kind").one_of({"mla", "gqa", "mha"}) == "mha";
-  attention.kind = mha ? AttentionKind::gqa
-                       : m.get("kind").choice<AttentionKind>({{"mla", AttentionKind::mla}, {"gqa", AttentionKind::gqa}});
+  attention.kind =
+      mha ? AttentionKind::gqa
+          : m.get("kind").choice<AttentionKind>({{"mla", AttentionKind::mla}, {"gqa", AttentionKind::gqa}});
   attention.heads = m.get("heads", read::positive_int);
   if (mha) {
     for (std::string_view key : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})

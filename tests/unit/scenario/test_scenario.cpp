@@ -256,12 +256,13 @@ TEST_F(ScenarioTest, ActivationsMultiHeadAttentionAndFp16) {
   EXPECT_EQ(load(kBase).model.ffn.activation, FfnActivation::swiglu);
   EXPECT_EQ(load(kBase, {"model.moe.activation=geglu"}).model.moe.activation, FfnActivation::geglu);
   // Multi-head attention has as many KV heads as query heads, and no MLA dimensions.
-  const InputError kv = load_error(kBase, {replace(dense, "heads: 32, head_dim", "heads: 32, kv_heads: 8, head_dim"),
-                                           "training.precision=bf16", "training.parallelism={tp: 1, pp: 16, dp: 128}"});
+  const std::string plan = "training.parallelism={tp: 1, pp: 16, dp: 128}";
+  const std::string grouped = replace(dense, "heads: 32, head_dim", "heads: 32, kv_heads: 8, head_dim");
+  const InputError kv = load_error(kBase, {grouped, "training.precision=bf16", plan});
   EXPECT_EQ(kv.key_path(), "model.attention.kv_heads");
   EXPECT_NE(std::string(kv.what()).find("kind: gqa"), std::string::npos) << kv.what();
-  const InputError mla = load_error(kBase, {replace(dense, "head_dim: 128", "head_dim: 128, kv_lora_rank: 512"),
-                                            "training.precision=bf16", "training.parallelism={tp: 1, pp: 16, dp: 128}"});
+  const InputError mla = load_error(
+      kBase, {replace(dense, "head_dim: 128", "head_dim: 128, kv_lora_rank: 512"), "training.precision=bf16", plan});
   EXPECT_EQ(mla.key_path(), "model.attention.kv_lora_rank");
   const InputError act = load_error(kBase, {"model.moe.activation=silu"});
   EXPECT_EQ(act.key_path(), "model.moe.activation");
