@@ -187,6 +187,17 @@ double sharded_parameter_traffic_s(const schedule::Chunk& chunk, const std::vect
   return 0;
 }
 
+double sharded_chunk_wait_s(double compute_s, double traffic_s, std::int64_t layers, bool prefetch) {
+  if (traffic_s <= 0) return 0.0;
+  if (!prefetch) return traffic_s;
+  const double steps = static_cast<double>(std::max<std::int64_t>(1, layers));
+  return std::max(compute_s, traffic_s) + std::min(compute_s, traffic_s) / steps - compute_s;
+}
+
+std::int64_t sharded_units(const StageCost& stage) {
+  return std::max<std::int64_t>(1, stage.slice.last_layer - stage.slice.first_layer);
+}
+
 double overlapped_compute_stretch(const Scenario& scenario) {
   // While all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the GEMMs run on the rest.
   const auto sms = scenario.cluster.gpu.sm_count;
@@ -280,8 +291,8 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     return overlap ? std::max(compute, communication) : compute + communication;
   };
   // ZeRO-3: per micro-batch and visit, what a device's forward and backward chunks wait for their stages'
-  // parameter all-gathers and gradient reduce-scatters beyond their compute (prefetched beside it with
-  // dp_comm_overlap, else before it): {forward, backward}.
+  // parameter all-gathers and gradient reduce-scatters beyond their compute (sharded_chunk_wait_s): {forward,
+  // backward}.
   const bool sharded = shards_parameters(scenario);
   std::vector<UpdateCost> stage_updates;
   if (sharded)
@@ -294,10 +305,11 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
       gather += share * stage_updates.at(static_cast<std::size_t>(index)).all_gather_s;
       reduce += share * stage_updates.at(static_cast<std::size_t>(index)).reduce_scatter_s;
     }
-    if (!job.dp_comm_overlap) return {gather, gather + reduce};
+    const std::int64_t units = sharded_units(stages.at(static_cast<std::size_t>(device.stages.front())));
     const double forward = device.forward_compute_s * compute_scale;
     const double backward = (device.backward_input_compute_s + device.backward_weight_compute_s) * compute_scale;
-    return {std::max(0.0, gather - forward), std::max(0.0, gather + reduce - backward)};
+    return {sharded_chunk_wait_s(forward, gather, units, job.dp_comm_overlap),
+            sharded_chunk_wait_s(backward, gather + reduce, units, job.dp_comm_overlap)};
   };
   auto paced_time = [&](const DeviceLoad& device) {
     const auto [forward, backward] = sharded_wait(device);
@@ -384,12 +396,12 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   phases.device = static_cast<int>(slowest - devices.data());
   phases.bubble_s = step.bubble_s;
   phases.update_s = update.reduce_scatter_s + update.all_gather_s + step.optimizer_s;
-  // ZeRO-3: what a chunk of `duration` (compute and all-to-all) waits for its gathers and reduce-scatters beyond
-  // it (all of them without prefetching); part of the chunk's wall time, as on the engine's timeline.
+  // ZeRO-3: what a chunk of `duration` (compute and all-to-all) waits for its gathers and reduce-scatters
+  // (sharded_chunk_wait_s); part of the chunk's wall time, as on the engine's timeline.
   auto sharded_chunk_wait = [&](const schedule::Chunk& chunk, double duration) {
     if (!sharded) return 0.0;
-    const double traffic = sharded_parameter_traffic_s(chunk, stage_updates);
-    return job.dp_comm_overlap ? std::max(0.0, traffic - duration) : traffic;
+    return sharded_chunk_wait_s(duration, sharded_parameter_traffic_s(chunk, stage_updates),
+                                sharded_units(stages.at(static_cast<std::size_t>(chunk.stage))), job.dp_comm_overlap);
   };
   if (step.micro_batches <= std::numeric_limits<int>::max()) {
     try {

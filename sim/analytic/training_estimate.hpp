@@ -82,6 +82,13 @@ bool shards_parameters(const Scenario& scenario);
 // forward's, and again the backward's: they were freed in between) and reduce-scatters the gradients of each stage
 // whose weight gradients it forms. `stage_update` holds each model stage's collective times (stage_update_cost).
 double sharded_parameter_traffic_s(const schedule::Chunk& chunk, const std::vector<UpdateCost>& stage_update);
+// ZeRO-3 with prefetching (dp_comm_overlap): a chunk's gathers and reduce-scatters run layer by layer beside its
+// compute, one layer ahead, so the chunk is a two-resource pipeline of `layers` equal steps: it takes
+// max(compute, traffic) + min(compute, traffic) / layers (the first layer's gather and the last layer's
+// reduce-scatter cannot hide). Returns what the chunk spends beyond `compute`. Without prefetching: all of it.
+double sharded_chunk_wait_s(double compute_s, double traffic_s, std::int64_t layers, bool prefetch);
+// The layers (FSDP units) of a stage: its transformer layers, at least one.
+std::int64_t sharded_units(const StageCost& stage);
 
 // Where the critical GPU's step goes, phase by phase, as DeepSeek's own breakdown reports it (ISCA 2505.09343
 // Table 4: 1F, 1B, 1W, 1F1B, bubble, opt): the wall time of its chunks of each kind over the whole step, a chunk's

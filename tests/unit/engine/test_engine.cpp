@@ -224,9 +224,11 @@ TEST(Engine, ZeroThreeGathersAndReduceScattersEveryMicroBatch) {
   const auto zero2_two = run(2, 2, "simgrid"), zero2_four = run(2, 4, "simgrid");
   EXPECT_NEAR(zero2_four.data_parallel_s, zero2_two.data_parallel_s, 1e-9 * zero2_two.data_parallel_s);
   EXPECT_LT(zero2_four.step_s, four.step_s);
-  // With the NIC fast enough for the traffic to hide behind the compute (the bundled 400 Gb/s), nothing shows.
+  // With the NIC fast enough for the traffic to hide behind the compute (the bundled 400 Gb/s), only the first
+  // layer's gather and the last layer's reduce-scatter of each chunk show (1/32 of the traffic of MPT-7B's 32 layers).
   const auto hidden = run_training(load(path), nullptr).step;
-  EXPECT_DOUBLE_EQ(hidden.data_parallel_s, 0.0);
+  EXPECT_GT(hidden.data_parallel_s, 0.0);
+  EXPECT_LT(hidden.data_parallel_s, 0.01 * hidden.step_s);
 }
 
 TEST(Engine, StepsSimulatedSideBySideDoNotInterfere) {
