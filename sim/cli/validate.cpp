@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/training_run.hpp"
 #include "core/csv.hpp"
@@ -54,6 +55,7 @@ int validate_command(std::ostream& out) {
   const std::string root = default_data_dir();
   const auto cases = CsvTable::read(root + "/scenarios/validation/published.csv");
   std::map<std::string, TrainingEstimate> estimates;  // one run per scenario
+  std::vector<double> built_against_errors, held_out_errors;  // |relative error| of each row
   char line[512];
   // The scenario column is as wide as its longest name.
   int width = static_cast<int>(std::string_view("scenario").size());
@@ -75,11 +77,29 @@ int validate_command(std::ostream& out) {
     }
     const double predicted = found->second(estimate->second);
     const double published = cases.required_number(row, "published");
+    const double error = (predicted - published) / published;
     std::snprintf(line, sizeof line, "%-*s %-56s %14.5g %14.5g %+8.1f%%  %s\n", width, scenario_file.c_str(),
-                  metric.c_str(), predicted, published, (predicted - published) / published * 100.0,
-                  cases.text(row, "source").c_str());
+                  metric.c_str(), predicted, published, error * 100.0, cases.text(row, "source").c_str());
     out << line;
+    const bool held_out = cases.text(row, "source").find("held-out check") != std::string::npos;
+    (held_out ? held_out_errors : built_against_errors).push_back(std::fabs(error));
   }
+  // How far off, by kind of check: the published results the model was built against (DeepSeek-V3), and the
+  // held-out ones added after it (sources marked "held-out check").
+  auto summarize = [&](const char* label, std::vector<double> errors) {
+    if (errors.empty()) return;
+    std::sort(errors.begin(), errors.end());
+    const std::size_t n = errors.size();
+    const double median = n % 2 ? errors[n / 2] : (errors[n / 2 - 1] + errors[n / 2]) / 2.0;
+    const auto within = std::count_if(errors.begin(), errors.end(), [](double e) { return e <= 0.10; });
+    std::snprintf(line, sizeof line,
+                  "summary: %-26s %3zu rows, median |error| %5.1f%%, largest %5.1f%%, %zu within 10%%\n", label, n,
+                  median * 100.0, errors.back() * 100.0, static_cast<std::size_t>(within));
+    out << line;
+  };
+  out << "\n";
+  summarize("built against (DeepSeek-V3)", built_against_errors);
+  summarize("held-out checks", held_out_errors);
   return 0;
 }
 

@@ -145,11 +145,17 @@ TEST(CliRun, ValidateRunsEveryPublishedCase) {
   std::size_t rows = 0;
   for (std::size_t begin = 0, end; (end = result.out.find('\n', begin)) != std::string::npos; begin = end + 1) {
     const std::string line = result.out.substr(begin, end - begin);
-    if (line.rfind("scenario", 0) == 0) continue;  // the header
+    if (line.rfind("scenario", 0) == 0 || line.empty()) continue;  // the header, the blank line
+    if (line.rfind("summary:", 0) == 0) {
+      EXPECT_NE(line.find("median |error|"), std::string::npos) << line;
+      continue;
+    }
     ++rows;
     EXPECT_NE(line.find('%'), std::string::npos) << line;
   }
   EXPECT_EQ(rows, cases.rows());
+  EXPECT_NE(result.out.find("summary: built against (DeepSeek-V3)"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("summary: held-out checks"), std::string::npos) << result.out;
   for (std::size_t r = 0; r < cases.rows(); ++r)
     EXPECT_NE(result.out.find(cases.text(r, "scenario")), std::string::npos) << cases.text(r, "scenario");
 }
