@@ -187,11 +187,14 @@ double sharded_parameter_traffic_s(const schedule::Chunk& chunk, const std::vect
   return 0;
 }
 
+double sharded_unhidden_s(double compute_s, double traffic_s, std::int64_t layers) {
+  return std::min(compute_s, traffic_s) / static_cast<double>(std::max<std::int64_t>(1, layers));
+}
+
 double sharded_chunk_wait_s(double compute_s, double traffic_s, std::int64_t layers, bool prefetch) {
   if (traffic_s <= 0) return 0.0;
   if (!prefetch) return traffic_s;
-  const double steps = static_cast<double>(std::max<std::int64_t>(1, layers));
-  return std::max(compute_s, traffic_s) + std::min(compute_s, traffic_s) / steps - compute_s;
+  return std::max(compute_s, traffic_s) + sharded_unhidden_s(compute_s, traffic_s, layers) - compute_s;
 }
 
 std::int64_t sharded_units(const StageCost& stage) {

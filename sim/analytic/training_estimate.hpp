@@ -87,6 +87,9 @@ double sharded_parameter_traffic_s(const schedule::Chunk& chunk, const std::vect
 // max(compute, traffic) + min(compute, traffic) / layers (the first layer's gather and the last layer's
 // reduce-scatter cannot hide). Returns what the chunk spends beyond `compute`. Without prefetching: all of it.
 double sharded_chunk_wait_s(double compute_s, double traffic_s, std::int64_t layers, bool prefetch);
+// The part of that which overlap cannot hide: min(compute, traffic) / layers (the engine, which overlaps the two
+// itself, adds just this).
+double sharded_unhidden_s(double compute_s, double traffic_s, std::int64_t layers);
 // The layers (FSDP units) of a stage: its transformer layers, at least one.
 std::int64_t sharded_units(const StageCost& stage);
 

@@ -398,9 +398,7 @@ void run_device(Simulation* sim, int replica, int device) {
       const double compute_end = sg4::Engine::get_clock();
       sharded_traffic->wait();
       // Layer by layer, the first layer's gather and the last layer's reduce-scatter do not hide.
-      const double chunk_compute = compute_end - start;
-      const double unhidden = std::min(chunk_compute, sharded_comm) /
-                              static_cast<double>(sharded_units(stage));
+      const double unhidden = sharded_unhidden_s(compute_end - start, sharded_comm, sharded_units(stage));
       if (unhidden > 0) sg4::this_actor::sleep_for(unhidden);
       rec.parameter_wait_s += sg4::Engine::get_clock() - compute_end;
       record(*sim, rank, 1, start, sg4::Engine::get_clock(), "ZeRO-3 gather/scatter");
