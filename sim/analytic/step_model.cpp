@@ -297,8 +297,9 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   // parameter all-gathers and gradient reduce-scatters beyond their compute (sharded_chunk_wait_s): {forward,
   // backward}.
   const bool sharded = shards_parameters(scenario);
+  // Each stage's own collectives, for ZeRO-3's per-chunk traffic and for dp_comm_overlap's per-stage timing.
   std::vector<UpdateCost> stage_updates;
-  if (sharded)
+  if (sharded || job.dp_comm_overlap)
     for (const auto& stage : stages) stage_updates.push_back(stage_update_cost(scenario, stage, kernels, comm));
   auto sharded_wait = [&](const DeviceLoad& device) -> std::pair<double, double> {
     if (!sharded) return {0.0, 0.0};
@@ -374,12 +375,10 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
       for (const std::int64_t index : device.stages) {
         const StageCost& stage = stages.at(static_cast<std::size_t>(index));
         const double backward = (stage.backward_input_compute_s + stage.backward_weight_compute_s) * compute_scale;
-        cost.reduce_scatter_s = std::max(cost.reduce_scatter_s, stage_update_cost(scenario, stage, kernels, comm)
-                                                                        .reduce_scatter_s - backward);
+        cost.reduce_scatter_s = std::max(
+            cost.reduce_scatter_s, stage_updates.at(static_cast<std::size_t>(index)).reduce_scatter_s - backward);
       }
-      cost.all_gather_s =
-          stage_update_cost(scenario, stages.at(static_cast<std::size_t>(device.stages.front())), kernels, comm)
-              .all_gather_s;
+      cost.all_gather_s = stage_updates.at(static_cast<std::size_t>(device.stages.front())).all_gather_s;
     }
     update.reduce_scatter_s = std::max(update.reduce_scatter_s, cost.reduce_scatter_s);
     update.all_gather_s = std::max(update.all_gather_s, cost.all_gather_s);
