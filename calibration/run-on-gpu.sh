@@ -3,11 +3,14 @@
 # reference, times them over calibration/spaces/, measures the device's ceilings, runs the NCCL sweep, fits the
 # efficiency curves, and writes profiles/<gpu>-measured/ (CSV tables + MANIFEST.yaml). See docs/calibration.md.
 #
-#   calibration/run-on-gpu.sh [--gpu NAME] [--out DIR] [--quick] [--build-dir DIR] [--seed N]
+#   calibration/run-on-gpu.sh [--gpu NAME] [--out DIR] [--quick] [--build-dir DIR] [--seed N] [--budget-s S]
 #
 #   --gpu NAME   bundle name (default: from nvidia-smi, e.g. "NVIDIA H200" -> h200)
 #   --out DIR    profile directory (default: profiles/<gpu>-measured in this repository)
 #   --quick      a few shapes per kernel (a smoke run of a minute or two)
+#   --budget-s S finish within S seconds of wall time, build included: each step's timeout is cut to what is left
+#                (20 s kept for the manifest, fit and copy); a step cut short keeps the rows it measured and is
+#                listed under failed: in MANIFEST.yaml. For leased GPU time (the device tool's runs).
 # Needs only the CUDA toolkit (nvcc, cuBLASLt; NCCL optional), CMake >= 3.25, ninja and a driver.
 #
 # The profile is written to a temporary directory beside --out and renamed into place only when every step
@@ -17,7 +20,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-GPU="" OUT_DIR="" QUICK="" BUILD_DIR="$ROOT/build-gpu" SEED=""
+GPU="" OUT_DIR="" QUICK="" BUILD_DIR="$ROOT/build-gpu" SEED="" BUDGET=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --gpu) GPU="$2"; shift 2 ;;
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK="--quick"; shift ;;
     --build-dir) BUILD_DIR="$2"; shift 2 ;;
     --seed) SEED="$2"; shift 2 ;;
+    --budget-s) BUDGET="$2"; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run-on-gpu.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -33,6 +37,24 @@ done
 START=$(date +%s)
 log() { printf '[%4ds] %s\n' $(( $(date +%s) - START )) "$*"; }
 die() { log "FAILED: $*"; exit 1; }
+case "$BUDGET" in ''|*[!0-9]*) [ -z "$BUDGET" ] || { echo "run-on-gpu.sh: --budget-s wants whole seconds" >&2; exit 2; } ;; esac
+# step_timeout DEFAULT: the step's own limit, cut to what --budget-s leaves (20 s kept for the manifest and copy);
+# 0 when nothing is left (the step is skipped).
+step_timeout() {
+  [ -n "$BUDGET" ] || { echo "$1"; return; }
+  local left=$(( BUDGET - ($(date +%s) - START) - 20 ))
+  [ "$left" -lt 0 ] && left=0
+  [ "$left" -lt "$1" ] && echo "$left" || echo "$1"
+}
+# run_step NAME DEFAULT_TIMEOUT CMD...: runs CMD under the step's timeout; returns 124 when cut short or skipped.
+run_step() {
+  local name="$1" t; t="$(step_timeout "$2")"; shift 2
+  if [ "$t" -le 0 ]; then log "$name skipped: the time budget is spent"; return 124; fi
+  timeout -k 5 "$t" "$@"
+  local rc=$?
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && { log "$name cut short after ${t} s"; return 124; }
+  return $rc
+}
 
 command -v nvidia-smi >/dev/null || die "nvidia-smi not found: no NVIDIA driver on this machine"
 GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
@@ -41,7 +63,8 @@ if [ -z "$GPU" ]; then
   GPU="$(echo "$GPU_NAME" | sed -e 's/^NVIDIA //' | awk '{print tolower($1)}')"
 fi
 [ -n "$OUT_DIR" ] || OUT_DIR="$ROOT/profiles/$GPU-measured"
-OUT_DIR="$(cd "$(dirname "$OUT_DIR")" 2>/dev/null && pwd)/$(basename "$OUT_DIR")" || die "the parent of --out does not exist"
+[ -d "$(dirname "$OUT_DIR")" ] || die "the parent of --out ($(dirname "$OUT_DIR")) does not exist"
+OUT_DIR="$(cd "$(dirname "$OUT_DIR")" && pwd)/$(basename "$OUT_DIR")"
 TMP="$(mktemp -d "$(dirname "$OUT_DIR")/.$(basename "$OUT_DIR").tmp.XXXXXX")" || die "cannot create a temporary directory"
 chmod 755 "$TMP"
 LOGS="$TMP/logs"
@@ -90,10 +113,11 @@ log "configuring kernels/ (standalone) in $BUILD_DIR"
 cmake -S "$ROOT/kernels" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "${EXTRA_ARGS[@]}" >"$LOGS/configure.log" 2>&1 \
   || { tail -20 "$LOGS/configure.log"; FAILED+=(configure); finish_failed; }
 log "building ($(nproc) jobs)"
-cmake --build "$BUILD_DIR" -j "$(nproc)" >"$LOGS/build.log" 2>&1 || { tail -30 "$LOGS/build.log"; FAILED+=(build); finish_failed; }
+run_step build 600 cmake --build "$BUILD_DIR" -j "$(nproc)" >"$LOGS/build.log" 2>&1 || { tail -30 "$LOGS/build.log"; FAILED+=(build); finish_failed; }
 BIN="$BUILD_DIR/fleetsim-kernels"
 [ -x "$BIN" ] || { log "no fleetsim-kernels binary (was nvcc found?)"; FAILED+=(build); finish_failed; }
-ctest --test-dir "$BUILD_DIR" -L cpu --output-on-failure >"$LOGS/ctest-cpu.log" 2>&1 || { tail -20 "$LOGS/ctest-cpu.log"; FAILED+=(cpu-tests); }
+run_step "CPU reference tests" 120 ctest --test-dir "$BUILD_DIR" -L cpu -j "$(nproc)" --output-on-failure >"$LOGS/ctest-cpu.log" 2>&1 \
+  || { tail -20 "$LOGS/ctest-cpu.log"; FAILED+=(cpu-tests); }
 "$BIN" info | tee "$LOGS/info.log"
 
 # SASS: the FP8 GEMM must use wgmma (QGMMA); BF16 tensor-core paths show HMMA (mma.sync) or HGMMA (wgmma).
@@ -111,14 +135,15 @@ SEED_ARGS=()
 declare -A CHECK
 for family in gemm moe attention elementwise; do
   log "check $family"
-  timeout 300 "$BIN" check --only "$family" $QUICK "${SEED_ARGS[@]}" >"$LOGS/check-$family.log" 2>&1
+  # 120 s: the checks take seconds; a kernel that hangs (a wgmma pipeline waiting forever) must not eat the budget.
+  run_step "check $family" 120 "$BIN" check --only "$family" $QUICK "${SEED_ARGS[@]}" >"$LOGS/check-$family.log" 2>&1
   rc=$?
   grep -E '^\[(ok|FAIL)\]' "$LOGS/check-$family.log" | sed 's/^/    /'
   if [ $rc -eq 0 ]; then CHECK[$family]=passed
-  elif [ $family = gemm ] && grep -q '^\[FAIL\].*\[wgmma\]' "$LOGS/check-gemm.log"; then
-    # The wgmma FP8 GEMM failed (or faulted, ending the process): check the mma.sync implementation alone.
+  elif [ $family = gemm ] && { grep -q '^\[FAIL\].*\[wgmma\]' "$LOGS/check-gemm.log" || [ $rc -eq 124 ]; }; then
+    # The wgmma FP8 GEMM failed, faulted (ending the process) or hung: check the mma.sync implementation alone.
     log "check gemm again with the mma.sync FP8 GEMM only"
-    timeout 300 "$BIN" check --only gemm --gemm-impl mma_sync $QUICK "${SEED_ARGS[@]}" >"$LOGS/check-gemm-mma_sync.log" 2>&1
+    run_step "check gemm (mma_sync)" 120 "$BIN" check --only gemm --gemm-impl mma_sync $QUICK "${SEED_ARGS[@]}" >"$LOGS/check-gemm-mma_sync.log" 2>&1
     rc=$?
     grep -E '^\[(ok|FAIL)\]' "$LOGS/check-gemm-mma_sync.log" | sed 's/^/    /'
     if [ $rc -eq 0 ]; then CHECK[$family]="wgmma failed, mma_sync passed"  # timing uses mma_sync
@@ -128,25 +153,26 @@ done
 
 # ---- 3. ceilings and timing -----------------------------------------------------------------------------------------
 log "ceilings"
-timeout 120 "$BIN" ceilings --out "$TMP/ceilings.yaml" "${SEED_ARGS[@]}" >"$LOGS/ceilings.log" 2>&1 || FAILED+=(ceilings)
+run_step ceilings 120 "$BIN" ceilings --out "$TMP/ceilings.yaml" "${SEED_ARGS[@]}" >"$LOGS/ceilings.log" 2>&1 || FAILED+=(ceilings)
 tail -4 "$LOGS/ceilings.log" | sed 's/^/    /'
 for family in gemm moe attention elementwise; do
   case "${CHECK[$family]}" in passed|wgmma*) ;; *) log "bench $family skipped (its check failed)"; continue ;; esac
   log "bench $family"
   IMPL_ARGS=()
   [ "$family" = gemm ] && case "${CHECK[gemm]}" in wgmma*) IMPL_ARGS=(--gemm-impl mma_sync) ;; esac
-  timeout 360 "$BIN" bench --out "$TMP" --space "$ROOT/calibration/spaces" --only "$family" "${IMPL_ARGS[@]}" $QUICK \
+  run_step "bench $family" 360 "$BIN" bench --out "$TMP" --space "$ROOT/calibration/spaces" --only "$family" "${IMPL_ARGS[@]}" $QUICK \
     "${SEED_ARGS[@]}" >"$LOGS/bench-$family.log" 2>&1
   rc=$?
   if [ $rc -ne 0 ] && [ "$family" = gemm ] && grep -q 'wgmma FP8 GEMM failed to run' "$LOGS/bench-gemm.log"; then
     log "the wgmma FP8 GEMM faulted during bench: timing the mma.sync implementation instead"
     rm -f "$TMP/gemm.csv" "$TMP/baselines.csv"
     mv "$LOGS/bench-gemm.log" "$LOGS/bench-gemm-wgmma-fault.log"
-    timeout 360 "$BIN" bench --out "$TMP" --space "$ROOT/calibration/spaces" --only gemm --gemm-impl mma_sync $QUICK \
+    run_step "bench gemm (mma_sync)" 360 "$BIN" bench --out "$TMP" --space "$ROOT/calibration/spaces" --only gemm --gemm-impl mma_sync $QUICK \
       "${SEED_ARGS[@]}" >"$LOGS/bench-gemm.log" 2>&1
     rc=$?
   fi
-  [ $rc -eq 0 ] || { tail -5 "$LOGS/bench-$family.log"; FAILED+=("bench-$family"); }
+  if [ $rc -eq 124 ]; then FAILED+=("bench-$family-cut-short")
+  elif [ $rc -ne 0 ]; then tail -5 "$LOGS/bench-$family.log"; FAILED+=("bench-$family"); fi
 done
 GEMM_IMPL="$(sed -n 's/^FP8 GEMM implementation for timing: //p' "$LOGS/bench-gemm.log" 2>/dev/null | head -1)"
 if [ -x "$BUILD_DIR/fleetsim-nccl-sweep" ]; then
@@ -154,7 +180,7 @@ if [ -x "$BUILD_DIR/fleetsim-nccl-sweep" ]; then
   NCCL_SPACE="$ROOT/calibration/spaces/collectives.yaml"
   NCCL_EXTRA=()
   [ -n "$QUICK" ] && NCCL_EXTRA=(--max-bytes 67108864 --factor 16)
-  timeout 240 "$BUILD_DIR/fleetsim-nccl-sweep" --out "$TMP" --space "$NCCL_SPACE" "${NCCL_EXTRA[@]}" >"$LOGS/nccl.log" 2>&1
+  run_step "NCCL sweep" 240 "$BUILD_DIR/fleetsim-nccl-sweep" --out "$TMP" --space "$NCCL_SPACE" "${NCCL_EXTRA[@]}" >"$LOGS/nccl.log" 2>&1
   rc=$?
   [ $rc -eq 0 ] || [ $rc -eq 77 ] || { tail -5 "$LOGS/nccl.log"; FAILED+=(nccl); }
 else

@@ -323,6 +323,30 @@ void bench_gemm(Context& ctx) {
   auto is_baseline_m = [&](std::int64_t m) { return std::find(baseline_ms.begin(), baseline_ms.end(), m) != baseline_ms.end(); };
   std::unique_ptr<CublasLt> lt_owner = have_lt ? std::make_unique<CublasLt>() : nullptr;
   CublasLt* lt_ptr = lt_owner.get();
+  // BF16 through cuBLASLt (the rate the cost model transfers to BF16 ops: attention projections, the head, dense
+  // models); rotating input sets larger than the L2, outputs poisoned and checked for unwritten (NaN) elements.
+  auto time_bf16 = [&](int m, int n, int k) {
+    const std::size_t a_bytes = static_cast<std::size_t>(m) * k * 2, b_bytes = static_cast<std::size_t>(n) * k * 2;
+    const std::size_t d_bytes = static_cast<std::size_t>(m) * n * 2;
+    const int sets = ctx.rotations(a_bytes + b_bytes + d_bytes);
+    std::vector<DeviceBuffer> a, b, d;
+    for (int i = 0; i < sets; ++i) {
+      a.emplace_back(a_bytes);
+      b.emplace_back(b_bytes);
+      d.emplace_back(d_bytes);
+      fill_random_bf16(a.back().as(), a_bytes / 2, ctx.next_seed(), 1.0f, ctx.stream);
+      fill_random_bf16(b.back().as(), b_bytes / 2, ctx.next_seed(), 0.05f, ctx.stream);
+      poison(d.back().as(), d_bytes, ctx.stream);
+    }
+    const Timing t = time_calls(
+        [&](int i) {
+          const auto j = static_cast<std::size_t>(i) % a.size();
+          lt_ptr->bf16_gemm(a[j].as(), b[j].as(), d[j].as(), m, n, k, ctx.stream);
+        },
+        sets, ctx.stream, ctx.timing, ctx.power.get());
+    if (const std::size_t bad = unwritten_bf16(d)) throw CudaError("BF16 GEMM left " + std::to_string(bad) + " NaN outputs");
+    gemm_csv_row(ctx, "gemm", "bf16", 1, m, n, k, t);
+  };
   for (const auto& [n64, k64] : nks) {
     const int n = static_cast<int>(n64), k = static_cast<int>(k64);
     for (const auto m64 : ms) {
@@ -345,30 +369,16 @@ void bench_gemm(Context& ctx) {
           baseline_row(ctx, "gemm", "cublaslt_per_tensor", "fp8", 1, m, n, k, t);
         }
       }
-      if (has(dtypes, "bf16")) {
-        const std::size_t a_bytes = static_cast<std::size_t>(m) * k * 2, b_bytes = static_cast<std::size_t>(n) * k * 2;
-        const std::size_t d_bytes = static_cast<std::size_t>(m) * n * 2;
-        const int sets = ctx.rotations(a_bytes + b_bytes + d_bytes);
-        std::vector<DeviceBuffer> a, b, d;
-        for (int i = 0; i < sets; ++i) {
-          a.emplace_back(a_bytes);
-          b.emplace_back(b_bytes);
-          d.emplace_back(d_bytes);
-          fill_random_bf16(a.back().as(), a_bytes / 2, ctx.next_seed(), 1.0f, ctx.stream);
-          fill_random_bf16(b.back().as(), b_bytes / 2, ctx.next_seed(), 0.05f, ctx.stream);
-          poison(d.back().as(), d_bytes, ctx.stream);
-        }
-        const Timing t = time_calls(
-            [&](int i) {
-              const auto j = static_cast<std::size_t>(i) % a.size();
-              lt_ptr->bf16_gemm(a[j].as(), b[j].as(), d[j].as(), m, n, k, ctx.stream);
-            },
-            sets, ctx.stream, ctx.timing, ctx.power.get());
-        if (const std::size_t bad = unwritten_bf16(d)) throw CudaError("BF16 GEMM left " + std::to_string(bad) + " NaN outputs");
-        gemm_csv_row(ctx, "gemm", "bf16", 1, m, n, k, t);
-      }
+      if (has(dtypes, "bf16")) time_bf16(m, n, k);
     }
   }
+  // BF16-only shapes beside DeepSeek's (gemm.bf16_nk): its BF16 output head and the dense models' projections.
+  if (has(dtypes, "bf16"))
+    for (const auto& [n64, k64] : ctx.space.pairs("gemm.bf16_nk", {}))
+      for (const auto m64 : ms) {
+        if (ctx.quick && m64 != 128 && m64 != 4096) continue;
+        time_bf16(static_cast<int>(m64), static_cast<int>(n64), static_cast<int>(k64));
+      }
   // Grouped GEMMs for MoE experts (FP8, the V3 recipe).
   const auto c_groups = ctx.space.ints("grouped_contiguous.groups", {4, 8, 32});
   const auto c_ms = ctx.space.ints("grouped_contiguous.m", {128, 256, 512, 1024, 2048, 4096, 8192});
