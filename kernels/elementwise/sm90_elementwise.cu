@@ -40,29 +40,52 @@ __device__ __forceinline__ float block_sum(float v) {
   return total;
 }
 
-// RMSNorm: one block per row, the row held in registers (up to kMaxVec 16-byte vectors per thread).
-constexpr int kNormThreads = 256, kNormMaxVec = 8;  // cols <= 256 * 8 * 8 = 16384
-__global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const uint4* __restrict__ x, const uint4* __restrict__ w,
-                                                               uint4* __restrict__ y, int vectors, float inv_cols, float eps) {
-  const long long row = blockIdx.x;
-  uint4 buf[kNormMaxVec];
+// RMSNorm: `kRowThreads` threads per row (a warp for rows up to 2,048 columns, 128 or 256 threads for wider ones),
+// 256 / kRowThreads rows per block, the row held in registers (up to kMaxVec 16-byte vectors per thread) so that x is
+// read once. One block per row with 256 threads (the first version) left most threads idle on 512- and 1,536-column
+// rows and measured 15-61% of the H200's copy bandwidth (profiles/h200-measured, first run).
+constexpr int kNormBlock = 256;
+template <int kRowThreads, int kMaxVec>
+__global__ void __launch_bounds__(kNormBlock) rmsnorm_kernel(const uint4* __restrict__ x, const uint4* __restrict__ w,
+                                                              uint4* __restrict__ y, int rows, int vectors, float inv_cols,
+                                                              float eps) {
+  static_assert(kRowThreads % 32 == 0 && kNormBlock % kRowThreads == 0, "whole warps per row");
+  constexpr int kRowsPerBlock = kNormBlock / kRowThreads;
+  const int t = static_cast<int>(threadIdx.x) % kRowThreads, slot = static_cast<int>(threadIdx.x) / kRowThreads;
+  const long long row = static_cast<long long>(blockIdx.x) * kRowsPerBlock + slot;
+  const bool active = row < rows;
+  uint4 buf[kMaxVec];
   float sum_sq = 0.0f;
 #pragma unroll
-  for (int i = 0; i < kNormMaxVec; ++i) {
-    const int v = i * kNormThreads + threadIdx.x;
-    if (v < vectors) {
-      buf[i] = __ldg(x + row * vectors + v);
+  for (int i = 0; i < kMaxVec; ++i) {  // all loads issued before the first use
+    const int v = i * kRowThreads + t;
+    if (active && v < vectors) buf[i] = __ldg(x + row * vectors + v);
+  }
+#pragma unroll
+  for (int i = 0; i < kMaxVec; ++i) {
+    const int v = i * kRowThreads + t;
+    if (active && v < vectors) {
       float f[8];
       unpack8(buf[i], f);
 #pragma unroll
       for (int j = 0; j < 8; ++j) sum_sq += f[j] * f[j];
     }
   }
-  const float inv = rsqrtf(block_sum<kNormThreads>(sum_sq) * inv_cols + eps);
 #pragma unroll
-  for (int i = 0; i < kNormMaxVec; ++i) {
-    const int v = i * kNormThreads + threadIdx.x;
-    if (v < vectors) {
+  for (int o = 16; o > 0; o /= 2) sum_sq += __shfl_xor_sync(0xFFFFFFFFu, sum_sq, o);
+  if constexpr (kRowThreads > 32) {  // the row's warps meet in shared memory
+    __shared__ float partial[kNormBlock / 32];
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum_sq;
+    __syncthreads();
+    sum_sq = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kRowThreads / 32; ++i) sum_sq += partial[slot * (kRowThreads / 32) + i];
+  }
+  const float inv = rsqrtf(sum_sq * inv_cols + eps);
+#pragma unroll
+  for (int i = 0; i < kMaxVec; ++i) {
+    const int v = i * kRowThreads + t;
+    if (active && v < vectors) {
       float f[8], g[8];
       unpack8(buf[i], f);
       unpack8(__ldg(w + v), g);
@@ -71,6 +94,13 @@ __global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const uint4* __re
       y[row * vectors + v] = pack8(f);
     }
   }
+}
+
+template <int kRowThreads, int kMaxVec>
+void launch_rmsnorm(const uint4* x, const uint4* w, uint4* y, int rows, int vectors, float eps, cudaStream_t stream) {
+  constexpr int kRowsPerBlock = kNormBlock / kRowThreads;
+  const int blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  rmsnorm_kernel<kRowThreads, kMaxVec><<<blocks, kNormBlock, 0, stream>>>(x, w, y, rows, vectors, 1.0f / (vectors * 8.0f), eps);
 }
 
 __global__ void swiglu_kernel(const uint4* __restrict__ in, uint4* __restrict__ y, long long total_vectors, int vectors) {
@@ -167,10 +197,16 @@ unsigned grid_stride_blocks(long long work, int threads) {
 
 void sm90_rmsnorm(const std::uint16_t* x, const std::uint16_t* w, std::uint16_t* y, int rows, int cols, float eps,
                   cudaStream_t stream) {
-  if (cols % 8 != 0 || cols > kNormThreads * kNormMaxVec * 8) throw CudaError("sm90_rmsnorm: cols % 8 == 0, cols <= 16384");
+  if (cols % 8 != 0 || cols > 16384) throw CudaError("sm90_rmsnorm: cols % 8 == 0, cols <= 16384");
   if (rows == 0) return;
-  rmsnorm_kernel<<<rows, kNormThreads, 0, stream>>>(reinterpret_cast<const uint4*>(x), reinterpret_cast<const uint4*>(w),
-                                                    reinterpret_cast<uint4*>(y), cols / 8, 1.0f / cols, eps);
+  const auto* xv = reinterpret_cast<const uint4*>(x);
+  const auto* wv = reinterpret_cast<const uint4*>(w);
+  auto* yv = reinterpret_cast<uint4*>(y);
+  const int vectors = cols / 8;  // 16-byte vectors per row
+  if (vectors <= 32 * 4) launch_rmsnorm<32, 4>(xv, wv, yv, rows, vectors, eps, stream);           // cols <= 1,024
+  else if (vectors <= 32 * 8) launch_rmsnorm<32, 8>(xv, wv, yv, rows, vectors, eps, stream);      // cols <= 2,048
+  else if (vectors <= 128 * 8) launch_rmsnorm<128, 8>(xv, wv, yv, rows, vectors, eps, stream);    // cols <= 8,192
+  else launch_rmsnorm<256, 8>(xv, wv, yv, rows, vectors, eps, stream);                            // cols <= 16,384
   CUDA_CHECK_LAUNCH();
 }
 
