@@ -82,15 +82,13 @@ void launch_wgmma(const Fp8GemmArgs& args, cudaStream_t stream) {
                                      gemm::kBlockK, CU_TENSOR_MAP_SWIZZLE_128B);
   const CUtensorMap map_b = make_map(args.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, b_rows, args.k, args.k, gemm::kBlockN,
                                      gemm::kBlockK, CU_TENSOR_MAP_SWIZZLE_128B);
-  const CUtensorMap map_sfa = make_map(args.sfa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, p.k_blocks, p.sfa_ld,
-                                       static_cast<std::uint64_t>(p.sfa_ld) * 4, 1, kBlockM, CU_TENSOR_MAP_SWIZZLE_NONE);
   auto kernel = gemm::sm90_fp8_gemm_1d2d_kernel<kBlockM, kStages>;
   static bool configured = false;  // once, outside any graph capture (the first call is a warm-up)
   if (!configured) {
     CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes));
     configured = true;
   }
-  kernel<<<grid_size(p), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(map_a, map_b, map_sfa, p);
+  kernel<<<grid_size(p), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(map_a, map_b, p);
   CUDA_CHECK_LAUNCH();
 }
 

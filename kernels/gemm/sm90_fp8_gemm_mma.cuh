@@ -54,10 +54,11 @@ __global__ void __launch_bounds__(MmaConfig::kThreads)
       const std::uint8_t* bsrc = p.b + (b_ok ? static_cast<long long>(tile.b_row0 + row) * p.k + kb * kBlockK + col : 0);
       ptx::cp_async_16(sb_tiles + buf * MmaConfig::kTileBytes + row * MmaConfig::kRowBytes + col, bsrc, b_ok ? 16 : 0);
     }
-    if (tid < kBM / 4) {  // 128 scales of A: 32 chunks of 4 floats
-      const int row = tid * 4;
-      ptx::cp_async_16(s_sfa + buf * kBM + row, p.sfa + static_cast<long long>(kb) * p.sfa_ld + tile.a_row0 + row,
-                       tile.a_row0 + row < p.sfa_ld ? 16 : 0);
+    if (tid < kBM) {  // 128 scales of A, one float each: a group's first row need not be a multiple of 4 (masked
+                      // layout, 1..3 rows per group), so 16-byte copies would be misaligned; 0 past the valid rows
+      const bool ok = tile.a_row0 + tid < tile.row_limit;
+      const float* src = p.sfa + (ok ? static_cast<long long>(kb) * p.sfa_ld + tile.a_row0 + tid : 0);
+      ptx::cp_async_4(s_sfa + buf * kBM + tid, src, ok ? 4 : 0);
     }
     ptx::cp_async_commit();
   };
