@@ -194,8 +194,13 @@ fi
 # ---- 4. manifest, then the fit (it reads the manifest's ceilings) ----------------------------------------------------
 
 q() { nvidia-smi --query-gpu="$1" --format=csv,noheader,nounits 2>/dev/null | head -1 | sed 's/^ *//;s/ *$//'; }
-COMMIT="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
-[ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -v '^??')" ] && COMMIT="$COMMIT-dirty"
+# FLEETSIM_COMMIT names the commit when this tree's .git is not the one it came from (the device tool copies the
+# working tree over an older checkout, whose git then reports that commit plus changes).
+if [ -n "${FLEETSIM_COMMIT:-}" ]; then COMMIT="$FLEETSIM_COMMIT"
+else
+  COMMIT="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
+  [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -v '^??')" ] && COMMIT="$COMMIT-dirty"
+fi
 CUDA_VERSION="$(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
 DRIVER_CUDA="$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -1)"
 TABLES="$(cd "$TMP" && ls *.csv 2>/dev/null | tr '\n' ',' | sed 's/,$//; s/,/, /g')"
