@@ -72,7 +72,7 @@ int grid_size(const gemm::GemmParams& p) {
   return static_cast<int>(tiles);
 }
 
-template <int kBlockM>
+template <int kBlockM, bool kSfaTma>
 void launch_wgmma(const Fp8GemmArgs& args, cudaStream_t stream) {
   using Cfg = gemm::WgmmaConfig<kBlockM, kStages>;
   const gemm::GemmParams p = make_params(args, kBlockM);
@@ -82,13 +82,15 @@ void launch_wgmma(const Fp8GemmArgs& args, cudaStream_t stream) {
                                      gemm::kBlockK, CU_TENSOR_MAP_SWIZZLE_128B);
   const CUtensorMap map_b = make_map(args.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, b_rows, args.k, args.k, gemm::kBlockN,
                                      gemm::kBlockK, CU_TENSOR_MAP_SWIZZLE_128B);
-  auto kernel = gemm::sm90_fp8_gemm_1d2d_kernel<kBlockM, kStages>;
+  const CUtensorMap map_sfa = make_map(args.sfa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, p.k_blocks, p.sfa_ld,
+                                       static_cast<std::uint64_t>(p.sfa_ld) * 4, 1, kBlockM, CU_TENSOR_MAP_SWIZZLE_NONE);
+  auto kernel = gemm::sm90_fp8_gemm_1d2d_kernel<kBlockM, kStages, kSfaTma>;
   static bool configured = false;  // once, outside any graph capture (the first call is a warm-up)
   if (!configured) {
     CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes));
     configured = true;
   }
-  kernel<<<grid_size(p), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(map_a, map_b, p);
+  kernel<<<grid_size(p), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(map_a, map_b, map_sfa, p);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -110,8 +112,11 @@ void sm90_fp8_gemm(const Fp8GemmArgs& args, Fp8GemmImpl impl, cudaStream_t strea
   if (impl == Fp8GemmImpl::kMmaSync) return launch_mma(args, stream);
   // BLOCK_M 64 when a group has at most 64 rows (decode, small M): half the wasted rows of a 128-row tile.
   const bool small = args.layout != GemmLayout::kGroupedContiguous && args.m <= 64;
-  if (small) launch_wgmma<64>(args, stream);
-  else launch_wgmma<128>(args, stream);
+  // Scales by TMA when every tile's first row is a multiple of 4 (see sm90_fp8_gemm_1d2d.cuh): tiles start at
+  // multiples of BLOCK_M, groups (masked layout) at multiples of m.
+  const bool sfa_tma = args.layout != GemmLayout::kGroupedMasked || args.m % 4 == 0;
+  if (small) sfa_tma ? launch_wgmma<64, true>(args, stream) : launch_wgmma<64, false>(args, stream);
+  else sfa_tma ? launch_wgmma<128, true>(args, stream) : launch_wgmma<128, false>(args, stream);
 }
 
 const char* to_string(Fp8GemmImpl impl) { return impl == Fp8GemmImpl::kWgmma ? "wgmma" : "mma_sync"; }

@@ -2,10 +2,12 @@
 //
 // One CTA computes one BLOCK_M x 128 tile of D (non-persistent grid). Warpgroups 0..kMathWG-1 are consumers
 // (wgmma, 64 rows each); the last warpgroup is the producer, one thread of which issues the TMA loads of A and B
-// into a kStages-deep ring of shared-memory stages guarded by "full" and "empty" mbarriers. A's scales are read by
-// the consumers themselves (two floats per thread per K block, issued before the stage's wait): a TMA box of scales
-// starting at a row that is not a multiple of 4 (the masked layout with 1..3 rows per group) hung the kernel on an
-// H200 (first calibration run), and the loads also stop at the tile's valid rows.
+// into a kStages-deep ring of shared-memory stages guarded by "full" and "empty" mbarriers. A's scales come one of
+// two ways (kSfaTma): with TMA into the same stages when every tile starts at a row that is a multiple of 4 (dense,
+// contiguous, masked with m % 4 == 0), else read by the consumers themselves (two floats per thread per K block,
+// issued before the stage's wait, 0 past the tile's valid rows): a TMA box of scales starting at a row that is not
+// a multiple of 4 (masked, 1..3 rows per group) hung the kernel on an H200, and the consumer loads cost the dense
+// shapes 10-25% (profiles/h200-measured, calibration runs of 2026-11-28).
 // Per 128-K block, a consumer runs four m64n128k32 wgmmas into a scratch accumulator, waits for them, then
 // promotes: final += scratch * sfa[row] * sfb (FP32), as DeepGEMM does. The epilogue stages the BF16 tile in
 // padded shared memory and writes 16-byte vectors to global memory, guarded by the valid rows and columns.
@@ -25,6 +27,7 @@ namespace fleetsim::kernels::gemm {
 
 template <int kBlockM, int kStages>
 struct WgmmaConfig {
+  static constexpr int kSfaBytes = kBlockM * 4;
   static constexpr int kMathWG = kBlockM / 64;
   static constexpr int kThreads = (kMathWG + 1) * 128;
   static constexpr int kMathThreads = kMathWG * 128;
@@ -34,16 +37,17 @@ struct WgmmaConfig {
   static constexpr int kDBytes = kBlockM * kDStride * 2;
   static constexpr int kAOff = 0;
   static constexpr int kBOff = kAOff + kStages * kABytes;
-  static constexpr int kDOff = kBOff + kStages * kBBytes;
+  static constexpr int kSfaOff = kBOff + kStages * kBBytes;
+  static constexpr int kDOff = kSfaOff + kStages * kSfaBytes;
   static constexpr int kBarOff = (kDOff + kDBytes + 7) / 8 * 8;
   static constexpr int kSmemBytes = kBarOff + 2 * kStages * 8 + 1024;  // + slack to align the base to 1024
   static_assert(kABytes % 1024 == 0 && kBBytes % 1024 == 0, "swizzle-128B tiles need 1024-byte alignment");
 };
 
-template <int kBlockM, int kStages>
+template <int kBlockM, int kStages, bool kSfaTma>
 __global__ void __launch_bounds__(WgmmaConfig<kBlockM, kStages>::kThreads, 1)
     sm90_fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
-                              const GemmParams p) {
+                              const __grid_constant__ CUtensorMap tmap_sfa, const GemmParams p) {
 #if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using Cfg = WgmmaConfig<kBlockM, kStages>;
   const Tile tile = tile_of<kBlockM>(p, static_cast<int>(blockIdx.x));
@@ -53,6 +57,7 @@ __global__ void __launch_bounds__(WgmmaConfig<kBlockM, kStages>::kThreads, 1)
   std::uint8_t* smem = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) & ~std::uintptr_t(1023));
   std::uint8_t* smem_a = smem + Cfg::kAOff;
   std::uint8_t* smem_b = smem + Cfg::kBOff;
+  float* smem_sfa = reinterpret_cast<float*>(smem + Cfg::kSfaOff);
   __nv_bfloat16* smem_d = reinterpret_cast<__nv_bfloat16*>(smem + Cfg::kDOff);
   std::uint64_t* full = reinterpret_cast<std::uint64_t*>(smem + Cfg::kBarOff);
   std::uint64_t* empty = full + kStages;
@@ -61,6 +66,7 @@ __global__ void __launch_bounds__(WgmmaConfig<kBlockM, kStages>::kThreads, 1)
   if (tid == Cfg::kMathThreads) {
     ptx::prefetch_tensor_map(&tmap_a);
     ptx::prefetch_tensor_map(&tmap_b);
+    if constexpr (kSfaTma) ptx::prefetch_tensor_map(&tmap_sfa);
     for (int s = 0; s < kStages; ++s) {
       ptx::mbar_init(&full[s], 1);                      // the producer's arrive_expect_tx
       ptx::mbar_init(&empty[s], Cfg::kMathThreads / 32);  // one arrival per consumer warp
@@ -77,9 +83,10 @@ __global__ void __launch_bounds__(WgmmaConfig<kBlockM, kStages>::kThreads, 1)
       for (int kb = 0; kb < p.k_blocks; ++kb) {
         const int s = kb % kStages;
         ptx::mbar_wait(&empty[s], static_cast<std::uint32_t>(((kb / kStages) + 1) & 1));
-        ptx::mbar_arrive_expect_tx(&full[s], Cfg::kABytes + Cfg::kBBytes);
+        ptx::mbar_arrive_expect_tx(&full[s], Cfg::kABytes + Cfg::kBBytes + (kSfaTma ? Cfg::kSfaBytes : 0));
         ptx::tma_load_2d(smem_a + s * Cfg::kABytes, &tmap_a, &full[s], kb * kBlockK, tile.a_row0);
         ptx::tma_load_2d(smem_b + s * Cfg::kBBytes, &tmap_b, &full[s], kb * kBlockK, tile.b_row0);
+        if constexpr (kSfaTma) ptx::tma_load_2d(smem_sfa + s * kBlockM, &tmap_sfa, &full[s], tile.a_row0, kb);
       }
     }
   } else {
@@ -99,9 +106,16 @@ __global__ void __launch_bounds__(WgmmaConfig<kBlockM, kStages>::kThreads, 1)
     for (int kb = 0; kb < p.k_blocks; ++kb) {
       const int s = kb % kStages;
       const float sb = __ldg(tile.sfb + kb);
-      const float a0 = valid0 ? __ldg(sfa0 + static_cast<long long>(kb) * p.sfa_ld) : 0.0f;
-      const float a1 = valid1 ? __ldg(sfa0 + static_cast<long long>(kb) * p.sfa_ld + 8) : 0.0f;
+      float a0 = 0.0f, a1 = 0.0f;
+      if constexpr (!kSfaTma) {
+        a0 = valid0 ? __ldg(sfa0 + static_cast<long long>(kb) * p.sfa_ld) : 0.0f;
+        a1 = valid1 ? __ldg(sfa0 + static_cast<long long>(kb) * p.sfa_ld + 8) : 0.0f;
+      }
       ptx::mbar_wait(&full[s], static_cast<std::uint32_t>((kb / kStages) & 1));
+      if constexpr (kSfaTma) {
+        a0 = smem_sfa[s * kBlockM + r0];
+        a1 = smem_sfa[s * kBlockM + r0 + 8];
+      }
       const float sa0 = a0 * sb;
       const float sa1 = a1 * sb;
       const std::uint8_t* a_tile = smem_a + s * Cfg::kABytes + wg * 64 * kBlockK;
