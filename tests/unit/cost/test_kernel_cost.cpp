@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "../graph/test_models.hpp"
 #include "collective/algorithms.hpp"
@@ -220,6 +222,50 @@ ClusterSpec h800_cluster() {
   cluster.gpus_per_node = 8;
   cluster.network.nic_bandwidth_bytes_per_s = 50e9;  // 400 Gb/s CX7
   return cluster;
+}
+
+// profiles/h200-measured: our kernels, timed on an H200 by calibration/run-on-gpu.sh. The cost model must read
+// every table the script writes and time a measured shape at exactly its measured rate.
+KernelProfile measured_h200() {
+  return load_kernel_profile("h200-measured", std::string(FLEETSIM_SOURCE_ROOT) + "/profiles/h200-measured");
+}
+
+TEST(KernelCost, MeasuredH200ProfileHoldsEveryKernelFamilyTheCostModelReads) {
+  const KernelProfile p = measured_h200();
+  auto gemm_rows = [&](const std::string& kernel, const std::string& dtype) {
+    return std::count_if(p.gemm.begin(), p.gemm.end(), [&](const GemmRow& r) { return r.kernel == kernel && r.dtype == dtype; });
+  };
+  // calibration/spaces/gemm.yaml: 9 M x 6 DeepSeek shapes (FP8), the same plus 7 BF16-only shapes (BF16),
+  // 3 groups x 7 M x 2 shapes (contiguous), 5 groups x 8 M x 2 shapes (masked).
+  EXPECT_EQ(gemm_rows("gemm", "fp8"), 9 * 6);
+  EXPECT_EQ(gemm_rows("gemm", "bf16"), 9 * (6 + 7));
+  EXPECT_EQ(gemm_rows("grouped_contiguous", "fp8"), 3 * 7 * 2);
+  EXPECT_EQ(gemm_rows("grouped_masked", "fp8"), 5 * 8 * 2);
+  for (const auto& r : p.gemm) EXPECT_GT(r.flop_per_s, 1e12) << r.kernel << " " << r.m << "x" << r.n << "x" << r.k;
+  // calibration/spaces/attention.yaml: prefill 5 lengths x 2 head counts, decode 6 batches x 3 lengths x 2.
+  const auto decode = std::count_if(p.attention.begin(), p.attention.end(), [](const AttentionRow& r) { return r.kernel == "mla_decode"; });
+  EXPECT_EQ(decode, 6 * 3 * 2);
+  EXPECT_EQ(static_cast<long>(p.attention.size()) - decode, 5 * 2);
+  for (const std::string kernel : {"rmsnorm", "swiglu", "rope", "embedding", "cross_entropy", "router", "permute", "unpermute"})
+    EXPECT_TRUE(std::any_of(p.elementwise.begin(), p.elementwise.end(), [&](const ElementwiseRow& r) { return r.kernel == kernel; }))
+        << kernel;
+}
+
+TEST(KernelCost, MeasuredShapesAreTimedAtTheirMeasuredRateOnTheGpuTheyWereMeasuredOn) {
+  const KernelProfile p = measured_h200();
+  KernelCostModel model(p, h200(), h200());
+  for (const auto& [dtype, m, n, k] : {std::tuple{DataType::fp8, 4096, 7168, 2048}, std::tuple{DataType::bf16, 4096, 129280, 7168},
+                                       std::tuple{DataType::bf16, 128, 4096, 4096}}) {
+    const std::string name = dtype == DataType::fp8 ? "fp8" : "bf16";
+    const auto row = std::find_if(p.gemm.begin(), p.gemm.end(), [&](const GemmRow& r) {
+      return r.kernel == "gemm" && r.dtype == name && r.m == m && r.n == n && r.k == k;
+    });
+    ASSERT_NE(row, p.gemm.end()) << name << " " << m << "x" << n << "x" << k;
+    Op op = gemm_op(m, n, k, dtype);
+    const OpCost cost = model.compute_op(op);
+    EXPECT_EQ(cost.source, CostSource::profile) << name;  // BF16 has rows of its own: nothing borrowed from FP8
+    EXPECT_NEAR(op.flops / cost.seconds / row->flop_per_s, 1.0, 1e-9) << name << " " << m << "x" << n << "x" << k;
+  }
 }
 
 TEST(CommModel, RemoteNodesPerTokenFollowNodeLimitedRouting) {
