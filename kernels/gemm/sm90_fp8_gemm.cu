@@ -2,6 +2,7 @@
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
+#include <algorithm>
 #include <string>
 
 #include "common/cuda_util.hpp"
@@ -72,6 +73,17 @@ int grid_size(const gemm::GemmParams& p) {
   return static_cast<int>(tiles);
 }
 
+// The wgmma kernel is persistent: one CTA per SM at most (it needs one SM's shared memory), each walking its tiles.
+int persistent_grid_size(const gemm::GemmParams& p) {
+  static const int sms = [] {  // read once, on the first (warm-up) call, never inside a graph capture
+    int device = 0, count = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+    return count;
+  }();
+  return std::min(grid_size(p), sms);
+}
+
 template <int kBlockM, bool kSfaTma>
 void launch_wgmma(const Fp8GemmArgs& args, cudaStream_t stream) {
   using Cfg = gemm::WgmmaConfig<kBlockM, kStages>;
@@ -90,7 +102,7 @@ void launch_wgmma(const Fp8GemmArgs& args, cudaStream_t stream) {
     CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes));
     configured = true;
   }
-  kernel<<<grid_size(p), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(map_a, map_b, map_sfa, p);
+  kernel<<<persistent_grid_size(p), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(map_a, map_b, map_sfa, p);
   CUDA_CHECK_LAUNCH();
 }
 

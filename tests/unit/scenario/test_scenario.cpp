@@ -503,7 +503,7 @@ TEST_F(ScenarioTest, BadValuesNameFileLineAndKey) {
       {"  gpus: 2048\n", "  gpus: 2048\n  network: {nic_bandwidth: 80GiB}\n", "cluster.network.nic_bandwidth", 6,
        "expected a bandwidth"},
       {"  gpus: 2048\n", "  gpus: 2048\n  network: {switch_radix: 63}\n", "cluster.network.switch_radix", 6, "even"},
-      {"  gpus: 2048\n", "  gpus: 2048\n  profile: h800-measured\n", "cluster.profile", 6, "available: h800-cutlass36, h800-dsv3-trace, h800-published"},
+      {"  gpus: 2048\n", "  gpus: 2048\n  profile: h800-measured\n", "cluster.profile", 6, "Available: h200-measured, h800-cutlass36, h800-dsv3-trace, h800-published"},
       {"  seq_len: 4096\n", "", "training.seq_len", 7, "required key is missing"},
       {"name: t\nmodel: deepseek-v3\n", "name: t\n", "model", 1, "required key is missing"},
   };
