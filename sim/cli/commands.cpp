@@ -33,7 +33,7 @@ Commands:
         --trace FILE writes the simulated step as a Chrome trace (open it in ui.perfetto.dev)
   validate
         run the bundled validation cases and print predicted vs published figures with the relative error
-  calibrate [--out DIR] [--gpu NAME]
+  calibrate [--out DIR] [--gpu NAME] [--quick] [--seed N] [--budget-s S]
         on a GPU box: build and run kernels/, write a measured kernel profile (calibration/run-on-gpu.sh)
   sweep, plan
         not available in this version
@@ -191,7 +191,8 @@ int main_entry(int argc, char** argv) {
     }
     if (command == "calibrate") {
       if (wants_help(argc, argv))
-        return std::cout << "usage: fleetsim calibrate [--out DIR] [--gpu NAME]\n  runs calibration/run-on-gpu.sh "
+        return std::cout << "usage: fleetsim calibrate [--out DIR] [--gpu NAME] [--quick] [--seed N] [--budget-s S]\n  runs "
+                            "calibration/run-on-gpu.sh with these arguments "
                             "(needs a CUDA GPU, the CUDA toolkit, CMake and ninja)\n",
                kExitOk;
       return calibrate_command(argc, argv);
