@@ -31,7 +31,7 @@ std::int64_t batch_at(const TrainingJob& job, double tokens_seen) {
 }  // namespace
 
 TrainingModels::TrainingModels(const Scenario& scenario)
-    : profile(load_kernel_profile(scenario.cluster.profile, scenario.cluster.profile_dir)),
+    : profile(load_kernel_profile(scenario.cluster.profile, profile_directories(scenario.cluster))),
       kernels(profile, scenario.cluster.gpu, scenario.cluster.profile_gpu),
       collectives(scenario.cluster, scenario.model, scenario.training->parallelism),
       comm(scenario.cluster, scenario.model, scenario.training->parallelism, kernels.profile(), &collectives) {}

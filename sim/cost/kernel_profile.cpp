@@ -1,6 +1,10 @@
 #include "cost/kernel_profile.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
+#include <set>
+#include <tuple>
 
 #include "core/csv.hpp"
 
@@ -73,6 +77,38 @@ KernelProfile load_kernel_profile(const std::string& name, const std::string& di
       row.latency_s = table.number(r, "time_us").value_or(0.0) * 1e-6;
       profile.all_to_all.push_back(row);
     }
+  }
+  return profile;
+}
+
+namespace {
+
+auto key_of(const GemmRow& r) { return std::tuple(r.kernel, r.dtype, r.groups, r.m, r.n, r.k); }
+auto key_of(const AttentionRow& r) { return std::tuple(r.kernel, r.batch, r.heads, r.q_len, r.kv_len); }
+auto key_of(const ElementwiseRow& r) { return std::tuple(r.kernel, r.bytes); }
+auto key_of(const AllToAllRow& r) { return std::tuple(r.kernel, r.mode, r.ep, r.tokens); }
+
+// Adds `layer`'s rows to `rows`, dropping the earlier rows that a layer row replaces (same key).
+template <typename Row>
+void overlay(std::vector<Row>& rows, std::vector<Row> layer) {
+  std::set<decltype(key_of(layer.front()))> replaced;
+  for (const Row& row : layer) replaced.insert(key_of(row));
+  rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const Row& row) { return replaced.count(key_of(row)) > 0; }),
+             rows.end());
+  rows.insert(rows.end(), std::make_move_iterator(layer.begin()), std::make_move_iterator(layer.end()));
+}
+
+}  // namespace
+
+KernelProfile load_kernel_profile(const std::string& name, const std::vector<std::string>& directories) {
+  KernelProfile profile;
+  profile.name = name;
+  for (const std::string& directory : directories) {
+    KernelProfile layer = load_kernel_profile(name, directory);
+    if (!layer.gemm.empty()) overlay(profile.gemm, std::move(layer.gemm));
+    if (!layer.attention.empty()) overlay(profile.attention, std::move(layer.attention));
+    if (!layer.elementwise.empty()) overlay(profile.elementwise, std::move(layer.elementwise));
+    if (!layer.all_to_all.empty()) overlay(profile.all_to_all, std::move(layer.all_to_all));
   }
   return profile;
 }

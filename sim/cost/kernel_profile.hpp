@@ -55,4 +55,10 @@ struct KernelProfile {
 // Throws InputError naming the CSV file and line for a malformed row.
 KernelProfile load_kernel_profile(const std::string& name, const std::string& directory);
 
+// A profile that extends others (MANIFEST `extends:`): `directories` from the innermost base to the profile itself.
+// Each folder's rows are added to those read before; a row with the same key as an earlier one replaces it (GEMMs:
+// kernel, dtype, groups, m, n, k; attention: kernel, batch, heads, q_len, kv_len; elementwise: kernel, bytes;
+// all-to-all: kernel, mode, ep, tokens).
+KernelProfile load_kernel_profile(const std::string& name, const std::vector<std::string>& directories);
+
 }  // namespace fleetsim

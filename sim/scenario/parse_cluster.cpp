@@ -1,5 +1,7 @@
 // `cluster:` — the GPU (bundled or inline datasheet), the node and network layout, and the kernel profile.
 #include <filesystem>
+#include <optional>
+#include <set>
 
 #include "scenario/sections.hpp"
 
@@ -43,20 +45,29 @@ NetworkSpec parse_network(const Map& cluster, const GpuSpec& gpu) {
   return network;
 }
 
-// The `gpu:` key of a profile's MANIFEST.yaml. The MANIFEST is written by `fleetsim calibrate` and carries more
-// (driver, clocks, dates) that is not ours to validate, so only this key is read.
-Value manifest_gpu(const std::string& manifest_file, const Map& cluster) {
+// The keys of a profile's MANIFEST.yaml that fleetsim reads: `gpu:` (required) and `extends:` (optional). The
+// MANIFEST is written by `fleetsim calibrate` and carries more (driver, clocks, dates) that is not ours to validate.
+struct ManifestKeys {
+  Value gpu;
+  std::optional<Value> extends;
+};
+ManifestKeys read_manifest(const std::string& manifest_file, const Map& cluster) {
   const YAML::Node root =
       read_yaml_file(manifest_file, cluster.self().location(), join_path(cluster.self().path(), "profile"));
   const Value manifest(root, "", Origin{manifest_file}, nullptr);
   if (!root.IsMap()) manifest.fail("a profile MANIFEST must be a mapping with at least `gpu: NAME`");
+  std::optional<Value> gpu, extends;
   for (const auto& entry : root) {
-    if (entry.first.IsScalar() && entry.first.Scalar() == "gpu") return manifest.child(entry.first, entry.second);
+    if (!entry.first.IsScalar()) continue;
+    if (entry.first.Scalar() == "gpu") gpu = manifest.child(entry.first, entry.second);
+    if (entry.first.Scalar() == "extends") extends = manifest.child(entry.first, entry.second);
   }
-  throw InputError(manifest.location(), "gpu", "required key is missing (the GPU this profile was measured on)");
+  if (!gpu) throw InputError(manifest.location(), "gpu", "required key is missing (the GPU this profile was measured on)");
+  return {*gpu, extends};
 }
 
-// cluster.profile, or the GPU's default_profile: the folder, and the GPU its kernels were measured on.
+// cluster.profile, or the GPU's default_profile: the folder, the GPU its kernels were measured on, and the folders
+// of the profiles it extends.
 void resolve_profile(const Map& cluster, const LoadContext& context, ClusterSpec& spec) {
   const std::optional<Value> given = cluster.find("profile");
   const std::string name = given ? given->text() : spec.gpu.default_profile;
@@ -68,10 +79,23 @@ void resolve_profile(const Map& cluster, const LoadContext& context, ClusterSpec
         "profile",
         given ? message : "GPU '" + spec.gpu.name + "' defaults to a profile that is not installed: " + message);
   }
+  auto folder_of = [](const std::string& manifest_file) {
+    return std::filesystem::absolute(std::filesystem::path(manifest_file).parent_path()).lexically_normal().string();
+  };
   spec.profile = name;
-  spec.profile_dir =
-      std::filesystem::absolute(std::filesystem::path(*manifest).parent_path()).lexically_normal().string();
-  spec.profile_gpu = parse_gpu(manifest_gpu(*manifest, cluster), context);
+  spec.profile_dir = folder_of(*manifest);
+  const ManifestKeys keys = read_manifest(*manifest, cluster);
+  spec.profile_gpu = parse_gpu(keys.gpu, context);
+  spec.profile_base_dirs.clear();
+  std::set<std::string> seen = {name};
+  for (std::optional<Value> extends = keys.extends; extends;) {
+    const std::string base = extends->text();
+    if (!seen.insert(base).second) extends->fail("profile '" + base + "' is already in this chain of `extends` (a cycle)");
+    const std::optional<std::string> base_manifest = find_bundle(BundleKind::profile, base, context.data_dir);
+    if (!base_manifest) extends->fail(unknown_bundle_message(BundleKind::profile, base, context.data_dir));
+    spec.profile_base_dirs.insert(spec.profile_base_dirs.begin(), folder_of(*base_manifest));
+    extends = read_manifest(*base_manifest, cluster).extends;
+  }
 }
 
 }  // namespace

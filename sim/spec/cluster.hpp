@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fleetsim {
 
@@ -43,6 +44,16 @@ struct ClusterSpec {
   std::string profile;      // kernel profile name (profiles/NAME/): cluster.profile, or the GPU bundle's default
   std::string profile_dir;  // absolute path of that profile's folder (holds MANIFEST.yaml and the CSV tables)
   GpuSpec profile_gpu;      // the GPU the profile was measured on (its MANIFEST's `gpu:`), to transfer efficiencies
+  // Folders of the profiles it extends (MANIFEST `extends: NAME`, followed to the end), the innermost base first:
+  // their tables are read before profile_dir's, whose rows replace theirs key by key.
+  std::vector<std::string> profile_base_dirs;
 };
+
+// The folders whose tables make up the cluster's kernel profile, the innermost base first, the profile's own last.
+inline std::vector<std::string> profile_directories(const ClusterSpec& cluster) {
+  std::vector<std::string> directories = cluster.profile_base_dirs;
+  directories.push_back(cluster.profile_dir);
+  return directories;
+}
 
 }  // namespace fleetsim

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <filesystem>
 #include <tuple>
 
 #include "../graph/test_models.hpp"
@@ -266,6 +269,61 @@ TEST(KernelCost, MeasuredShapesAreTimedAtTheirMeasuredRateOnTheGpuTheyWereMeasur
     EXPECT_EQ(cost.source, CostSource::profile) << name;  // BF16 has rows of its own: nothing borrowed from FP8
     EXPECT_NEAR(op.flops / cost.seconds / row->flop_per_s, 1.0, 1e-9) << name << " " << m << "x" << n << "x" << k;
   }
+}
+
+TEST(KernelProfile, AnExtendingProfileAddsRowsAndReplacesThoseWithTheSameKey) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("fleetsim-profile-layers-" + std::to_string(::getpid()));
+  fs::create_directories(root / "base");
+  fs::create_directories(root / "top");
+  const std::string header = "kernel,dtype,groups,m,n,k,time_us,tflops,power_w\n";
+  std::ofstream(root / "base" / "gemm.csv") << header << "gemm,fp8,1,4096,7168,2048,,1025,\n"
+                                            << "gemm,bf16,1,4096,7168,2048,,500,\n";
+  std::ofstream(root / "base" / "elementwise.csv") << "kernel,dtype,rows,cols,bytes,time_us,gbps,power_w\n"
+                                                   << "rmsnorm,bf16,4096,7168,1e8,,3000,\n";
+  std::ofstream(root / "top" / "gemm.csv") << header << "gemm,bf16,1,4096,7168,2048,,650,\n"
+                                           << "gemm,bf16,1,128,7168,2048,,340,\n";
+  const KernelProfile p = load_kernel_profile("layers", std::vector<std::string>{(root / "base").string(), (root / "top").string()});
+  fs::remove_all(root);
+  ASSERT_EQ(p.gemm.size(), 3u);  // base FP8 kept, base BF16 at M = 4096 replaced, a new BF16 row added
+  EXPECT_EQ(p.gemm[0].dtype, "fp8");
+  EXPECT_DOUBLE_EQ(p.gemm[0].flop_per_s, 1025e12);
+  EXPECT_EQ(p.gemm[1].m, 4096);
+  EXPECT_DOUBLE_EQ(p.gemm[1].flop_per_s, 650e12);
+  EXPECT_EQ(p.gemm[2].m, 128);
+  ASSERT_EQ(p.elementwise.size(), 1u);  // a table the top layer lacks comes from the base
+  EXPECT_DOUBLE_EQ(p.elementwise[0].bytes_per_s, 3000e9);
+}
+
+// profiles/hopper-production: h800-published plus the BF16 rows of h200-measured, copied by its make_tables.sh.
+TEST(KernelCost, HopperProductionTimesBf16GemmsAtCublasLtsMeasuredRates) {
+  const std::string root = std::string(FLEETSIM_SOURCE_ROOT) + "/profiles/";
+  const KernelProfile own = load_kernel_profile("hopper-production", root + "hopper-production");
+  std::vector<GemmRow> measured_bf16;
+  for (const auto& r : measured_h200().gemm)
+    if (r.dtype == "bf16") measured_bf16.push_back(r);
+  ASSERT_EQ(own.gemm.size(), measured_bf16.size()) << "re-run profiles/hopper-production/make_tables.sh";
+  for (std::size_t i = 0; i < own.gemm.size(); ++i) {
+    EXPECT_EQ(std::tie(own.gemm[i].kernel, own.gemm[i].m, own.gemm[i].n, own.gemm[i].k),
+              std::tie(measured_bf16[i].kernel, measured_bf16[i].m, measured_bf16[i].n, measured_bf16[i].k));
+    EXPECT_DOUBLE_EQ(own.gemm[i].flop_per_s, measured_bf16[i].flop_per_s);
+  }
+  const KernelProfile layered =
+      load_kernel_profile("hopper-production", std::vector<std::string>{root + "h800-published", root + "hopper-production"});
+  EXPECT_EQ(layered.gemm.size(), published().gemm.size() + own.gemm.size());  // no key in common
+  EXPECT_EQ(layered.attention.size(), published().attention.size());
+  // A BF16 GEMM now has rows of its own (H800 peaks: the same BF16 peak as the H200 it was measured on) ...
+  KernelCostModel model(layered, h800(), h800());
+  Op head = gemm_op(4096, 129280, 7168, DataType::bf16);
+  const OpCost cost = model.compute_op(head);
+  EXPECT_EQ(cost.source, CostSource::profile);
+  const auto row = std::find_if(own.gemm.begin(), own.gemm.end(),
+                                [](const GemmRow& r) { return r.m == 4096 && r.n == 129280 && r.k == 7168; });
+  ASSERT_NE(row, own.gemm.end());
+  EXPECT_NEAR(head.flops / cost.seconds / row->flop_per_s, 1.0, 1e-9);
+  // ... and FP8 GEMMs keep DeepGEMM's published rates.
+  Op fp8 = gemm_op(4096, 7168, 2048);
+  EXPECT_NEAR(fp8.flops / model.compute_op(fp8).seconds, 1025e12, 1e9);
 }
 
 TEST(CommModel, RemoteNodesPerTokenFollowNodeLimitedRouting) {

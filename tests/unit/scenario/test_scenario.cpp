@@ -174,8 +174,8 @@ TEST_F(ScenarioTest, LlamaScenarioIsDenseGqaOnH100) {
   EXPECT_DOUBLE_EQ(s.cluster.gpu.nvlink_bandwidth_bytes_per_s, 900e9);
   EXPECT_EQ(s.cluster.network.topology, TopologyKind::fat_tree);
   EXPECT_DOUBLE_EQ(s.cluster.network.oversubscription, 7.0);
-  // No profile given: the H100's default, measured on an H800.
-  EXPECT_EQ(s.cluster.profile, "h800-published");
+  // No profile given: the H100's default, published H800 kernels plus cuBLASLt BF16 GEMMs on the same die.
+  EXPECT_EQ(s.cluster.profile, "hopper-production");
   EXPECT_EQ(s.cluster.profile_gpu.name, "h800");
   ASSERT_TRUE(s.training);
   EXPECT_EQ(s.training->precision, Precision::bf16);
@@ -230,7 +230,9 @@ TEST_F(ScenarioTest, EveryBundledGpuLoads) {
     EXPECT_DOUBLE_EQ(gpu.fp8_flop_per_s, e.fp8);
     EXPECT_EQ(gpu.sm_count, e.sms);
     EXPECT_DOUBLE_EQ(gpu.nic_bandwidth_bytes_per_s, e.nic);
-    EXPECT_EQ(gpu.default_profile, "h800-published");
+    // Hopper SXM parts (the H800's die) default to the published kernels plus measured cuBLASLt BF16 GEMMs; the
+    // H20 and A100, other dies, to the published tables alone (efficiencies transferred).
+    EXPECT_EQ(gpu.default_profile, e.name == "h20" || e.name == "a100" ? "h800-published" : "hopper-production");
   }
   EXPECT_DOUBLE_EQ(load_gpu_bundle("h200", kRoot).hbm_bytes, 143771.0 * 1048576.0);
   EXPECT_EQ(load_model_bundle("llama-3-405b", kRoot).attention.heads, 128);
@@ -285,6 +287,49 @@ TEST_F(ScenarioTest, UnknownBundleNamesListWhatIsInstalled) {
 }
 
 // ----------------------------------------------------------------------------------------------------------------
+// Profiles that extend others (MANIFEST `extends:`)
+
+TEST_F(ScenarioTest, ProfileExtendingAnotherListsItsBaseFolders) {
+  const Scenario s = load(kBase);  // the H800's default, hopper-production, extends h800-published
+  EXPECT_EQ(s.cluster.profile, "hopper-production");
+  EXPECT_EQ(fs::path(s.cluster.profile_dir), fs::path(kRoot) / "profiles" / "hopper-production");
+  ASSERT_EQ(s.cluster.profile_base_dirs.size(), 1u);
+  EXPECT_EQ(fs::path(s.cluster.profile_base_dirs[0]), fs::path(kRoot) / "profiles" / "h800-published");
+  EXPECT_EQ(profile_directories(s.cluster).back(), s.cluster.profile_dir);
+  const Scenario plain = load(kBase, {"cluster.profile=h800-published"});
+  EXPECT_TRUE(plain.cluster.profile_base_dirs.empty());
+}
+
+TEST_F(ScenarioTest, ExtendsCyclesAndUnknownBasesNameTheManifest) {
+  // A data folder of its own: the H800 bundle, the model, and three profiles that extend badly.
+  const fs::path data = dir_ / "data";
+  fs::create_directories(data / "profiles" / "h800");
+  fs::create_directories(data / "scenarios" / "models");
+  fs::copy_file(fs::path(kRoot) / "profiles" / "h800" / "gpu.yaml", data / "profiles" / "h800" / "gpu.yaml");
+  fs::copy_file(fs::path(kRoot) / "scenarios" / "models" / "deepseek-v3.yaml",
+                data / "scenarios" / "models" / "deepseek-v3.yaml");
+  write("data/profiles/loop-a/MANIFEST.yaml", "gpu: h800\nextends: loop-b\n");
+  write("data/profiles/loop-b/MANIFEST.yaml", "gpu: h800\nextends: loop-a\n");
+  write("data/profiles/orphan/MANIFEST.yaml", "gpu: h800\nextends: nowhere\n");
+  auto error_for = [&](const std::string& profile) {
+    try {
+      load_scenario(write("scenario.yaml", kBase), LoadOptions{{"cluster.profile=" + profile}, data.string()});
+    } catch (const InputError& error) {
+      return error;
+    }
+    ADD_FAILURE() << "no InputError for profile " << profile;
+    return InputError({}, "", "");
+  };
+  const InputError cycle = error_for("loop-a");
+  EXPECT_EQ(cycle.where().file, (data / "profiles" / "loop-b" / "MANIFEST.yaml").string());
+  EXPECT_EQ(cycle.key_path(), "extends");
+  EXPECT_NE(std::string(cycle.what()).find("'loop-a' is already in this chain"), std::string::npos) << cycle.what();
+  const InputError orphan = error_for("orphan");
+  EXPECT_EQ(orphan.where().file, (data / "profiles" / "orphan" / "MANIFEST.yaml").string());
+  EXPECT_EQ(orphan.key_path(), "extends");
+  EXPECT_NE(std::string(orphan.what()).find("unknown kernel profile 'nowhere'"), std::string::npos) << orphan.what();
+}
+
 // Defaults, inline model and GPU
 
 TEST_F(ScenarioTest, DefaultsAreFilledIn) {
@@ -293,7 +338,7 @@ TEST_F(ScenarioTest, DefaultsAreFilledIn) {
   EXPECT_EQ(s.cluster.network.topology, TopologyKind::multi_plane_fat_tree);
   EXPECT_DOUBLE_EQ(s.cluster.network.nic_bandwidth_bytes_per_s, 5e10);  // from the H800 bundle
   EXPECT_EQ(s.cluster.network.switch_radix, 64);
-  EXPECT_EQ(s.cluster.profile, "h800-published");
+  EXPECT_EQ(s.cluster.profile, "hopper-production");
   EXPECT_EQ(s.training->micro_batch, 1);
   EXPECT_EQ(s.training->recompute, Recompute::none);
   EXPECT_EQ(s.training->parallelism.tp, 1);
@@ -503,7 +548,7 @@ TEST_F(ScenarioTest, BadValuesNameFileLineAndKey) {
       {"  gpus: 2048\n", "  gpus: 2048\n  network: {nic_bandwidth: 80GiB}\n", "cluster.network.nic_bandwidth", 6,
        "expected a bandwidth"},
       {"  gpus: 2048\n", "  gpus: 2048\n  network: {switch_radix: 63}\n", "cluster.network.switch_radix", 6, "even"},
-      {"  gpus: 2048\n", "  gpus: 2048\n  profile: h800-measured\n", "cluster.profile", 6, "Available: h200-measured, h800-cutlass36, h800-dsv3-trace, h800-published"},
+      {"  gpus: 2048\n", "  gpus: 2048\n  profile: h800-measured\n", "cluster.profile", 6, "Available: h200-measured, h800-cutlass36, h800-dsv3-trace, h800-published, hopper-production"},
       {"  seq_len: 4096\n", "", "training.seq_len", 7, "required key is missing"},
       {"name: t\nmodel: deepseek-v3\n", "name: t\n", "model", 1, "required key is missing"},
   };
