@@ -276,6 +276,8 @@ def main(argv):
     parser.add_argument("--ops", required=True, help="`fleetsim run --ops` of the default scenario, base profile")
     parser.add_argument("--base", required=True, help="profile folder for shapes the trace lacks and all-to-all")
     parser.add_argument("--out", required=True, help="profile folder to write")
+    parser.add_argument("--extends", default="",
+                        help="profile whose tables fill in what neither the trace nor --base covers (MANIFEST extends:)")
     parser.add_argument("--stage", type=int, default=DEFAULT_STAGE, help="the ops file's stage of 4 MoE layers")
     # H800 HBM3 3.35 TB/s (datasheet) at fleetsim's memory efficiency 3000/3350 (sim/cost/roofline.hpp): the rate
     # the base profile's ops were costed their FP8 casts at.
@@ -298,7 +300,8 @@ def main(argv):
                      "# training trace (github.com/deepseek-ai/profile-data, train.json); see README.md.\n"
                      f"gpu: h800\ngpu_name: {device}, DeepSeek's cluster, as traced\nsource: published\n"
                      f"date: {taken}\n"
-                     "tables: [gemm.csv, attention.csv, elementwise.csv, all_to_all.csv]\n")
+                     "tables: [gemm.csv, attention.csv, elementwise.csv, all_to_all.csv]\n"
+                     + (f"extends: {args.extends}  # its rows answer for shapes no row here is near\n" if args.extends else ""))
     with open(os.path.join(args.base, "all_to_all.csv"), encoding="utf-8") as src, \
             open(os.path.join(args.out, "all_to_all.csv"), "w", encoding="utf-8") as dst:
         dst.write(src.read())

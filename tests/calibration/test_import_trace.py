@@ -151,6 +151,13 @@ class ImportTraceTest(unittest.TestCase):
             manifest = stream.read()
         self.assertIn("date: 2025-02-25", manifest)
         self.assertIn("elementwise.csv", manifest)
+        self.assertNotIn("extends:", manifest)  # only when asked for
+
+    def test_extends_names_the_profile_that_fills_in(self):
+        self.assertEqual(self.run_import("--extends", "hopper-production"), 0)
+        with open(os.path.join(self.out, "MANIFEST.yaml"), encoding="utf-8") as stream:
+            lines = stream.read().splitlines()
+        self.assertIn("extends: hopper-production", [line.split("  #")[0] for line in lines])
 
     def written(self):
         contents = {}

@@ -133,7 +133,9 @@ TEST(CliRun, OpsCsvListsEveryCostedOpAndAddsUpToTheChunks) {
   EXPECT_EQ(forward_by_stage.size(), 16u);
   // Stages 1-14 each hold four MoE layers: the same forward cost.
   EXPECT_NEAR(forward_by_stage["1"], forward_by_stage["14"], 1e-12);
-  EXPECT_GT(forward_by_stage["15"], forward_by_stage["1"]);  // layer 60, the LM head and the MTP module
+  // Stage 15: layer 60 and the MTP module's MoE block (two of stage 1's four layers) plus two BF16 LM heads on top.
+  EXPECT_GT(forward_by_stage["15"], forward_by_stage["1"] / 2.0);
+  EXPECT_LT(forward_by_stage["15"], forward_by_stage["1"] * 1.5);
   fs::remove(path);
 }
 

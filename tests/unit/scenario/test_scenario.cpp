@@ -127,6 +127,10 @@ TEST_F(ScenarioTest, DefaultScenarioHasThePublishedNumbers) {
   EXPECT_EQ(fs::path(s.cluster.profile_dir), fs::path(kRoot) / "profiles" / "h800-dsv3-trace");
   EXPECT_TRUE(fs::path(s.cluster.profile_dir).is_absolute());
   EXPECT_EQ(s.cluster.profile_gpu.name, "h800");
+  // The trace profile extends hopper-production, which extends h800-published: innermost base first.
+  ASSERT_EQ(s.cluster.profile_base_dirs.size(), 2u);
+  EXPECT_EQ(fs::path(s.cluster.profile_base_dirs[0]), fs::path(kRoot) / "profiles" / "h800-published");
+  EXPECT_EQ(fs::path(s.cluster.profile_base_dirs[1]), fs::path(kRoot) / "profiles" / "hopper-production");
 
   ASSERT_TRUE(s.training);
   const TrainingJob& t = *s.training;
