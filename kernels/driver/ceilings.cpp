@@ -35,13 +35,16 @@ Ceilings measure_ceilings(Context& ctx) {
     ctx.print_timing("ceiling: cuBLASLt BF16 GEMM 8192^3", t, std::to_string(c.bf16_tflops) + " TFLOPS");
   }
   try {  // cuBLASLt may refuse FP8 (a status, not a fault): the FP8 ceiling is then left unknown
-    DeviceBuffer a(std::size_t(n) * n), b(std::size_t(n) * n), d(std::size_t(n) * n * 2), s(32);  // scales at floats 0 and 4 (16-byte aligned)
+    DeviceBuffer a(std::size_t(n) * n), b(std::size_t(n) * n), d(std::size_t(n) * n * 2),
+        s(32);  // scales at floats 0 and 4 (16-byte aligned)
     fill_random_fp8(a.as(), std::size_t(n) * n, ctx.next_seed(), 64.0f, ctx.stream);
     fill_random_fp8(b.as(), std::size_t(n) * n, ctx.next_seed(), 64.0f, ctx.stream);
     fill_random_f32(s.as<float>(), 8, ctx.next_seed(), 1e-3f, 1e-2f, ctx.stream);
     const Timing t = time_calls(
-        [&](int) { lt.fp8_gemm_per_tensor(a.as(), s.as<float>(), b.as(), s.as<float>() + 4, d.as(), n, n, n, ctx.stream); }, 1,
-        ctx.stream, ctx.timing, ctx.power.get());
+        [&](int) {
+          lt.fp8_gemm_per_tensor(a.as(), s.as<float>(), b.as(), s.as<float>() + 4, d.as(), n, n, n, ctx.stream);
+        },
+        1, ctx.stream, ctx.timing, ctx.power.get());
     c.fp8_tflops = flops / (t.median_us * 1e-6) / 1e12;
     ctx.print_timing("ceiling: cuBLASLt FP8 GEMM 8192^3 (per-tensor scales)", t, std::to_string(c.fp8_tflops) + " TFLOPS");
   } catch (const CudaError& e) {

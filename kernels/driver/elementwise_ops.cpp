@@ -57,7 +57,8 @@ void expect_written_bf16(const Rotating& r, const char* what) {
 }  // namespace
 
 void check_elementwise(Context& ctx) {
-  // One case per launch shape of sm90_rmsnorm (threads per row 32/32/128/256), rows not a multiple of the rows per block.
+  // One case per launch shape of sm90_rmsnorm (threads per row 32/32/128/256), rows not a multiple of the rows per
+  // block.
   for (const auto& [rows, cols] : std::vector<std::pair<int, int>>{{37, 512}, {19, 1536}, {33, 7168}, {3, 16384}}) {
     const auto x = random_bf16(static_cast<std::size_t>(rows) * cols, ctx.next_seed());
     const auto w = random_bf16(cols, ctx.next_seed());
@@ -68,8 +69,8 @@ void check_elementwise(Context& ctx) {
     std::vector<float> want(x.size());
     ref::rmsnorm(x.data(), w.data(), rows, cols, kEps, want.data());
     const auto got = bf16_vector_to_float(to_host<std::uint16_t>(dy.as(), x.size()));
-    ctx.report("rmsnorm " + std::to_string(rows) + "x" + std::to_string(cols), relative_error(got, want), kBf16OutTolerance,
-               count_non_finite(got));
+    ctx.report("rmsnorm " + std::to_string(rows) + "x" + std::to_string(cols), relative_error(got, want),
+               kBf16OutTolerance, count_non_finite(got));
   }
   {
     const int rows = 65, cols = 2048;

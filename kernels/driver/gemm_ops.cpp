@@ -161,7 +161,8 @@ void check_cublaslt(Context& ctx, CublasLt& lt, int m, int n, int k) {
     DeviceBuffer da = to_device(a), db = to_device(b), ds = to_device(scales);
     poison(dd.as(), dd.bytes(), ctx.stream);
     lt.fp8_gemm_per_tensor(da.as(), ds.as<float>(), db.as(), ds.as<float>() + 4, dd.as(), m, n, k, ctx.stream);
-    compare("gemm fp8 per-tensor [cublaslt baseline]", ref::fp8_gemm_per_tensor(a, scales[0], b, scales[4], m, n, k, rows));
+    compare("gemm fp8 per-tensor [cublaslt baseline]",
+            ref::fp8_gemm_per_tensor(a, scales[0], b, scales[4], m, n, k, rows));
   } catch (const CudaError& e) {
     if (std::string(e.what()).rfind("cuBLASLt", 0) != 0) throw;  // a CUDA fault: the context is gone
     ctx.report_bool("gemm fp8 per-tensor [cublaslt baseline]" + shape, false, e.what());
@@ -194,8 +195,8 @@ void check_gemm(Context& ctx) {
                  32, 4096, 7168, {}, {32, 17, 5}, both);
   // Groups whose first row is not a multiple of 4 (1 and 5 rows per group): the bench's decode shapes (M = 1 per
   // expert) hung the first wgmma version on an H200; the checks above all started groups at multiples of 32.
-  check_fp8_case(ctx, "grouped_masked fp8 G=2 M_max=1 masked=[1,1] N=4096 K=7168", GemmLayout::kGroupedMasked, 2, 1, 4096,
-                 7168, {}, {1, 1}, both);
+  check_fp8_case(ctx, "grouped_masked fp8 G=2 M_max=1 masked=[1,1] N=4096 K=7168", GemmLayout::kGroupedMasked, 2, 1,
+                 4096, 7168, {}, {1, 1}, both);
   check_fp8_case(ctx, "grouped_masked fp8 G=3 M_max=5 masked=[5,3,0] N=2112 K=1536", GemmLayout::kGroupedMasked, 3, 5,
                  2112, 1536, {}, {5, 3, 0}, both);
   if (!CublasLt::available()) {
@@ -356,7 +357,8 @@ void bench_gemm(Context& ctx) {
           lt_ptr->bf16_gemm(a[j].as(), b[j].as(), d[j].as(), m, n, k, ctx.stream);
         },
         sets, ctx.stream, ctx.timing, ctx.power.get());
-    if (const std::size_t bad = unwritten_bf16(d)) throw CudaError("BF16 GEMM left " + std::to_string(bad) + " NaN outputs");
+    if (const std::size_t bad = unwritten_bf16(d))
+      throw CudaError("BF16 GEMM left " + std::to_string(bad) + " NaN outputs");
     gemm_csv_row(ctx, "gemm", "bf16", 1, m, n, k, t);
   };
   for (const auto& [n64, k64] : nks) {
@@ -370,19 +372,20 @@ void bench_gemm(Context& ctx) {
         if (is_baseline_m(m) && has(baselines, "mma_sync") && ctx.gemm_impl != Fp8GemmImpl::kMmaSync)
           baseline_row(ctx, "gemm", "mma_sync", "fp8", 1, m, n, k, time_fp8(ctx, s, Fp8GemmImpl::kMmaSync));
         if (is_baseline_m(m) && has(baselines, "cublaslt_fp8_per_tensor")) try {
-          DeviceBuffer scales(32);  // the two scales at floats 0 and 4 (16-byte aligned)
-          fill_random_f32(scales.as<float>(), 8, ctx.next_seed(), 1e-3f, 1e-2f, ctx.stream);
-          const Timing t = time_calls(
-              [&](int i) {
-                const auto& a = s.args[static_cast<std::size_t>(i) % s.args.size()];
-                lt_ptr->fp8_gemm_per_tensor(a.a, scales.as<float>(), a.b, scales.as<float>() + 4, a.d, m, n, k, ctx.stream);
-              },
-              static_cast<int>(s.args.size()), ctx.stream, ctx.timing, ctx.power.get());
-          baseline_row(ctx, "gemm", "cublaslt_per_tensor", "fp8", 1, m, n, k, t);
-        } catch (const CudaError& e) {  // a baseline: its refusal leaves the profile's rows alone
-          if (std::string(e.what()).rfind("cuBLASLt", 0) != 0) throw;
-          std::printf("baseline cublaslt_per_tensor M=%d N=%d K=%d not measured: %s\n", m, n, k, e.what());
-        }
+            DeviceBuffer scales(32);  // the two scales at floats 0 and 4 (16-byte aligned)
+            fill_random_f32(scales.as<float>(), 8, ctx.next_seed(), 1e-3f, 1e-2f, ctx.stream);
+            const Timing t = time_calls(
+                [&](int i) {
+                  const auto& a = s.args[static_cast<std::size_t>(i) % s.args.size()];
+                  lt_ptr->fp8_gemm_per_tensor(a.a, scales.as<float>(), a.b, scales.as<float>() + 4, a.d, m, n, k,
+                                              ctx.stream);
+                },
+                static_cast<int>(s.args.size()), ctx.stream, ctx.timing, ctx.power.get());
+            baseline_row(ctx, "gemm", "cublaslt_per_tensor", "fp8", 1, m, n, k, t);
+          } catch (const CudaError& e) {  // a baseline: its refusal leaves the profile's rows alone
+            if (std::string(e.what()).rfind("cuBLASLt", 0) != 0) throw;
+            std::printf("baseline cublaslt_per_tensor M=%d N=%d K=%d not measured: %s\n", m, n, k, e.what());
+          }
       }
       if (has(dtypes, "bf16")) time_bf16(m, n, k);
     }

@@ -46,9 +46,9 @@ __device__ __forceinline__ float block_sum(float v) {
 // rows and measured 15-61% of the H200's copy bandwidth (profiles/h200-measured, first run).
 constexpr int kNormBlock = 256;
 template <int kRowThreads, int kMaxVec>
-__global__ void __launch_bounds__(kNormBlock) rmsnorm_kernel(const uint4* __restrict__ x, const uint4* __restrict__ w,
-                                                              uint4* __restrict__ y, int rows, int vectors, float inv_cols,
-                                                              float eps) {
+__global__ void __launch_bounds__(kNormBlock)
+    rmsnorm_kernel(const uint4* __restrict__ x, const uint4* __restrict__ w, uint4* __restrict__ y, int rows,
+                   int vectors, float inv_cols, float eps) {
   static_assert(kRowThreads % 32 == 0 && kNormBlock % kRowThreads == 0, "whole warps per row");
   constexpr int kRowsPerBlock = kNormBlock / kRowThreads;
   const int t = static_cast<int>(threadIdx.x) % kRowThreads, slot = static_cast<int>(threadIdx.x) / kRowThreads;
@@ -100,7 +100,8 @@ template <int kRowThreads, int kMaxVec>
 void launch_rmsnorm(const uint4* x, const uint4* w, uint4* y, int rows, int vectors, float eps, cudaStream_t stream) {
   constexpr int kRowsPerBlock = kNormBlock / kRowThreads;
   const int blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
-  rmsnorm_kernel<kRowThreads, kMaxVec><<<blocks, kNormBlock, 0, stream>>>(x, w, y, rows, vectors, 1.0f / (vectors * 8.0f), eps);
+  rmsnorm_kernel<kRowThreads, kMaxVec>
+      <<<blocks, kNormBlock, 0, stream>>>(x, w, y, rows, vectors, 1.0f / (vectors * 8.0f), eps);
 }
 
 __global__ void swiglu_kernel(const uint4* __restrict__ in, uint4* __restrict__ y, long long total_vectors, int vectors) {
@@ -203,10 +204,14 @@ void sm90_rmsnorm(const std::uint16_t* x, const std::uint16_t* w, std::uint16_t*
   const auto* wv = reinterpret_cast<const uint4*>(w);
   auto* yv = reinterpret_cast<uint4*>(y);
   const int vectors = cols / 8;  // 16-byte vectors per row
-  if (vectors <= 32 * 4) launch_rmsnorm<32, 4>(xv, wv, yv, rows, vectors, eps, stream);           // cols <= 1,024
-  else if (vectors <= 32 * 8) launch_rmsnorm<32, 8>(xv, wv, yv, rows, vectors, eps, stream);      // cols <= 2,048
-  else if (vectors <= 128 * 8) launch_rmsnorm<128, 8>(xv, wv, yv, rows, vectors, eps, stream);    // cols <= 8,192
-  else launch_rmsnorm<256, 8>(xv, wv, yv, rows, vectors, eps, stream);                            // cols <= 16,384
+  if (vectors <= 32 * 4)
+    launch_rmsnorm<32, 4>(xv, wv, yv, rows, vectors, eps, stream);  // cols <= 1,024
+  else if (vectors <= 32 * 8)
+    launch_rmsnorm<32, 8>(xv, wv, yv, rows, vectors, eps, stream);  // cols <= 2,048
+  else if (vectors <= 128 * 8)
+    launch_rmsnorm<128, 8>(xv, wv, yv, rows, vectors, eps, stream);  // cols <= 8,192
+  else
+    launch_rmsnorm<256, 8>(xv, wv, yv, rows, vectors, eps, stream);  // cols <= 16,384
   CUDA_CHECK_LAUNCH();
 }
 

@@ -40,7 +40,7 @@ struct CublasLt::Impl {
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
     std::vector<cublasLtMatmulAlgo_t> algos;  // the heuristic's candidates, best first
-    std::size_t chosen = 0;                    // the first candidate that ran
+    std::size_t chosen = 0;                   // the first candidate that ran
   };
   std::map<std::tuple<bool, int, int, int>, Plan> plans;
 
@@ -68,7 +68,8 @@ struct CublasLt::Impl {
              "workspace preference");
     cublasLtMatmulHeuristicResult_t results[8]{};
     int found = 0;
-    const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.la, p.lb, p.lc, p.lc, pref, 8, results, &found);
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.la, p.lb, p.lc, p.lc, pref, 8, results, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     lt_check(st, "AlgoGetHeuristic");
     for (int i = 0; i < found; ++i)

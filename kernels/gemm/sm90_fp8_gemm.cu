@@ -127,8 +127,10 @@ void sm90_fp8_gemm(const Fp8GemmArgs& args, Fp8GemmImpl impl, cudaStream_t strea
   // Scales by TMA when every tile's first row is a multiple of 4 (see sm90_fp8_gemm_1d2d.cuh): tiles start at
   // multiples of BLOCK_M, groups (masked layout) at multiples of m.
   const bool sfa_tma = args.layout != GemmLayout::kGroupedMasked || args.m % 4 == 0;
-  if (small) sfa_tma ? launch_wgmma<64, true>(args, stream) : launch_wgmma<64, false>(args, stream);
-  else sfa_tma ? launch_wgmma<128, true>(args, stream) : launch_wgmma<128, false>(args, stream);
+  if (small)
+    sfa_tma ? launch_wgmma<64, true>(args, stream) : launch_wgmma<64, false>(args, stream);
+  else
+    sfa_tma ? launch_wgmma<128, true>(args, stream) : launch_wgmma<128, false>(args, stream);
 }
 
 const char* to_string(Fp8GemmImpl impl) { return impl == Fp8GemmImpl::kWgmma ? "wgmma" : "mma_sync"; }

@@ -138,7 +138,8 @@ __global__ void __launch_bounds__(WgmmaConfig<kBlockM, kStages>::kThreads, 1)
         ptx::wgmma_fence();
 #pragma unroll
         for (int ks = 0; ks < kBlockK / 32; ++ks)
-          wgmma_m64n128k32_e4m3(accum, ptx::smem_desc_sw128(a_tile + ks * 32), ptx::smem_desc_sw128(b_tile + ks * 32), ks);
+          wgmma_m64n128k32_e4m3(accum, ptx::smem_desc_sw128(a_tile + ks * 32), ptx::smem_desc_sw128(b_tile + ks * 32),
+                                ks);
         ptx::wgmma_commit();
 #pragma unroll
         for (int i = 0; i < 64; ++i) ptx::fence_operand(accum[i]);
@@ -176,7 +177,7 @@ __global__ void __launch_bounds__(WgmmaConfig<kBlockM, kStages>::kThreads, 1)
         }
       }
       ptx::named_barrier_sync(1 + wg, 128);  // the staged rows are read out before the next tile overwrites them
-    }  // tiles
+    }                                        // tiles
   }
 #else
   if (blockIdx.x == 0 && threadIdx.x == 0) __trap();  // built without sm_90a: refuse to produce garbage

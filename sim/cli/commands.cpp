@@ -191,9 +191,10 @@ int main_entry(int argc, char** argv) {
     }
     if (command == "calibrate") {
       if (wants_help(argc, argv))
-        return std::cout << "usage: fleetsim calibrate [--out DIR] [--gpu NAME] [--quick] [--seed N] [--budget-s S]\n  runs "
-                            "calibration/run-on-gpu.sh with these arguments "
-                            "(needs a CUDA GPU, the CUDA toolkit, CMake and ninja)\n",
+        return std::cout
+                   << "usage: fleetsim calibrate [--out DIR] [--gpu NAME] [--quick] [--seed N] [--budget-s S]\n  runs "
+                      "calibration/run-on-gpu.sh with these arguments "
+                      "(needs a CUDA GPU, the CUDA toolkit, CMake and ninja)\n",
                kExitOk;
       return calibrate_command(argc, argv);
     }

@@ -62,7 +62,8 @@ ManifestKeys read_manifest(const std::string& manifest_file, const Map& cluster)
     if (entry.first.Scalar() == "gpu") gpu = manifest.child(entry.first, entry.second);
     if (entry.first.Scalar() == "extends") extends = manifest.child(entry.first, entry.second);
   }
-  if (!gpu) throw InputError(manifest.location(), "gpu", "required key is missing (the GPU this profile was measured on)");
+  if (!gpu)
+    throw InputError(manifest.location(), "gpu", "required key is missing (the GPU this profile was measured on)");
   return {*gpu, extends};
 }
 
@@ -90,7 +91,8 @@ void resolve_profile(const Map& cluster, const LoadContext& context, ClusterSpec
   std::set<std::string> seen = {name};
   for (std::optional<Value> extends = keys.extends; extends;) {
     const std::string base = extends->text();
-    if (!seen.insert(base).second) extends->fail("profile '" + base + "' is already in this chain of `extends` (a cycle)");
+    if (!seen.insert(base).second)
+      extends->fail("profile '" + base + "' is already in this chain of `extends` (a cycle)");
     const std::optional<std::string> base_manifest = find_bundle(BundleKind::profile, base, context.data_dir);
     if (!base_manifest) extends->fail(unknown_bundle_message(BundleKind::profile, base, context.data_dir));
     spec.profile_base_dirs.insert(spec.profile_base_dirs.begin(), folder_of(*base_manifest));

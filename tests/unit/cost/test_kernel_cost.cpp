@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <tuple>
 
 #include "../graph/test_models.hpp"
@@ -236,7 +236,8 @@ KernelProfile measured_h200() {
 TEST(KernelCost, MeasuredH200ProfileHoldsEveryKernelFamilyTheCostModelReads) {
   const KernelProfile p = measured_h200();
   auto gemm_rows = [&](const std::string& kernel, const std::string& dtype) {
-    return std::count_if(p.gemm.begin(), p.gemm.end(), [&](const GemmRow& r) { return r.kernel == kernel && r.dtype == dtype; });
+    return std::count_if(p.gemm.begin(), p.gemm.end(),
+                         [&](const GemmRow& r) { return r.kernel == kernel && r.dtype == dtype; });
   };
   // calibration/spaces/gemm.yaml: 9 M x 6 DeepSeek shapes (FP8), the same plus 7 BF16-only shapes (BF16),
   // 3 groups x 7 M x 2 shapes (contiguous), 5 groups x 8 M x 2 shapes (masked).
@@ -246,19 +247,23 @@ TEST(KernelCost, MeasuredH200ProfileHoldsEveryKernelFamilyTheCostModelReads) {
   EXPECT_EQ(gemm_rows("grouped_masked", "fp8"), 5 * 8 * 2);
   for (const auto& r : p.gemm) EXPECT_GT(r.flop_per_s, 1e12) << r.kernel << " " << r.m << "x" << r.n << "x" << r.k;
   // calibration/spaces/attention.yaml: prefill 5 lengths x 2 head counts, decode 6 batches x 3 lengths x 2.
-  const auto decode = std::count_if(p.attention.begin(), p.attention.end(), [](const AttentionRow& r) { return r.kernel == "mla_decode"; });
+  const auto decode = std::count_if(p.attention.begin(), p.attention.end(),
+                                    [](const AttentionRow& r) { return r.kernel == "mla_decode"; });
   EXPECT_EQ(decode, 6 * 3 * 2);
   EXPECT_EQ(static_cast<long>(p.attention.size()) - decode, 5 * 2);
-  for (const std::string kernel : {"rmsnorm", "swiglu", "rope", "embedding", "cross_entropy", "router", "permute", "unpermute"})
-    EXPECT_TRUE(std::any_of(p.elementwise.begin(), p.elementwise.end(), [&](const ElementwiseRow& r) { return r.kernel == kernel; }))
-        << kernel;
+  for (const std::string kernel :
+       {"rmsnorm", "swiglu", "rope", "embedding", "cross_entropy", "router", "permute", "unpermute"})
+    EXPECT_TRUE(std::any_of(p.elementwise.begin(), p.elementwise.end(), [&](const ElementwiseRow& r) {
+      return r.kernel == kernel;
+    })) << kernel;
 }
 
 TEST(KernelCost, MeasuredShapesAreTimedAtTheirMeasuredRateOnTheGpuTheyWereMeasuredOn) {
   const KernelProfile p = measured_h200();
   KernelCostModel model(p, h200(), h200());
-  for (const auto& [dtype, m, n, k] : {std::tuple{DataType::fp8, 4096, 7168, 2048}, std::tuple{DataType::bf16, 4096, 129280, 7168},
-                                       std::tuple{DataType::bf16, 128, 4096, 4096}}) {
+  for (const auto& [dtype, m, n, k] :
+       {std::tuple{DataType::fp8, 4096, 7168, 2048}, std::tuple{DataType::bf16, 4096, 129280, 7168},
+        std::tuple{DataType::bf16, 128, 4096, 4096}}) {
     const std::string name = dtype == DataType::fp8 ? "fp8" : "bf16";
     const auto row = std::find_if(p.gemm.begin(), p.gemm.end(), [&](const GemmRow& r) {
       return r.kernel == "gemm" && r.dtype == name && r.m == m && r.n == n && r.k == k;
@@ -283,7 +288,8 @@ TEST(KernelProfile, AnExtendingProfileAddsRowsAndReplacesThoseWithTheSameKey) {
                                                    << "rmsnorm,bf16,4096,7168,1e8,,3000,\n";
   std::ofstream(root / "top" / "gemm.csv") << header << "gemm,bf16,1,4096,7168,2048,,650,\n"
                                            << "gemm,bf16,1,128,7168,2048,,340,\n";
-  const KernelProfile p = load_kernel_profile("layers", std::vector<std::string>{(root / "base").string(), (root / "top").string()});
+  const KernelProfile p =
+      load_kernel_profile("layers", std::vector<std::string>{(root / "base").string(), (root / "top").string()});
   fs::remove_all(root);
   ASSERT_EQ(p.gemm.size(), 3u);  // base FP8 kept, base BF16 at M = 4096 replaced, a new BF16 row added
   EXPECT_EQ(p.gemm[0].dtype, "fp8");
@@ -308,8 +314,8 @@ TEST(KernelCost, HopperProductionTimesBf16GemmsAtCublasLtsMeasuredRates) {
               std::tie(measured_bf16[i].kernel, measured_bf16[i].m, measured_bf16[i].n, measured_bf16[i].k));
     EXPECT_DOUBLE_EQ(own.gemm[i].flop_per_s, measured_bf16[i].flop_per_s);
   }
-  const KernelProfile layered =
-      load_kernel_profile("hopper-production", std::vector<std::string>{root + "h800-published", root + "hopper-production"});
+  const KernelProfile layered = load_kernel_profile(
+      "hopper-production", std::vector<std::string>{root + "h800-published", root + "hopper-production"});
   EXPECT_EQ(layered.gemm.size(), published().gemm.size() + own.gemm.size());  // no key in common
   EXPECT_EQ(layered.attention.size(), published().attention.size());
   // A BF16 GEMM now has rows of its own (H800 peaks: the same BF16 peak as the H200 it was measured on) ...

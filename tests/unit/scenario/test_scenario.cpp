@@ -236,7 +236,8 @@ TEST_F(ScenarioTest, EveryBundledGpuLoads) {
     EXPECT_DOUBLE_EQ(gpu.nic_bandwidth_bytes_per_s, e.nic);
     // Hopper SXM parts (the H800's die) default to the published kernels plus measured cuBLASLt BF16 GEMMs; the
     // H20 and A100, other dies, to the published tables alone (efficiencies transferred).
-    EXPECT_EQ(gpu.default_profile, e.name == "h20" || e.name == "a100" ? "h800-published" : "hopper-production");
+    const std::string name = e.name;
+    EXPECT_EQ(gpu.default_profile, name == "h20" || name == "a100" ? "h800-published" : "hopper-production");
   }
   EXPECT_DOUBLE_EQ(load_gpu_bundle("h200", kRoot).hbm_bytes, 143771.0 * 1048576.0);
   EXPECT_EQ(load_model_bundle("llama-3-405b", kRoot).attention.heads, 128);
@@ -552,7 +553,8 @@ TEST_F(ScenarioTest, BadValuesNameFileLineAndKey) {
       {"  gpus: 2048\n", "  gpus: 2048\n  network: {nic_bandwidth: 80GiB}\n", "cluster.network.nic_bandwidth", 6,
        "expected a bandwidth"},
       {"  gpus: 2048\n", "  gpus: 2048\n  network: {switch_radix: 63}\n", "cluster.network.switch_radix", 6, "even"},
-      {"  gpus: 2048\n", "  gpus: 2048\n  profile: h800-measured\n", "cluster.profile", 6, "Available: h200-measured, h800-cutlass36, h800-dsv3-trace, h800-published, hopper-production"},
+      {"  gpus: 2048\n", "  gpus: 2048\n  profile: h800-measured\n", "cluster.profile", 6,
+       "Available: h200-measured, h800-cutlass36, h800-dsv3-trace, h800-published, hopper-production"},
       {"  seq_len: 4096\n", "", "training.seq_len", 7, "required key is missing"},
       {"name: t\nmodel: deepseek-v3\n", "name: t\n", "model", 1, "required key is missing"},
   };
