@@ -67,12 +67,6 @@ gemm::GemmParams make_params(const Fp8GemmArgs& args, int block_m) {
   return p;
 }
 
-int grid_size(const gemm::GemmParams& p) {
-  const long long tiles = static_cast<long long>(p.m_blocks) * p.n_blocks *
-                          (p.layout == static_cast<int>(GemmLayout::kGroupedMasked) ? p.groups : 1);
-  return static_cast<int>(tiles);
-}
-
 // The wgmma kernel is persistent: one CTA per SM at most (it needs one SM's shared memory), each walking its tiles.
 int persistent_grid_size(const gemm::GemmParams& p) {
   static const int sms = [] {  // read once, on the first (warm-up) call, never inside a graph capture
@@ -81,7 +75,7 @@ int persistent_grid_size(const gemm::GemmParams& p) {
     CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
     return count;
   }();
-  return std::min(grid_size(p), sms);
+  return std::min(gemm::tile_count(p), sms);
 }
 
 template <int kBlockM, bool kSfaTma>
@@ -114,7 +108,8 @@ void launch_mma(const Fp8GemmArgs& args, cudaStream_t stream) {
                                     gemm::MmaConfig::kSmemBytes));
     configured = true;
   }
-  gemm::sm90_fp8_gemm_mma_kernel<<<grid_size(p), gemm::MmaConfig::kThreads, gemm::MmaConfig::kSmemBytes, stream>>>(p);
+  gemm::sm90_fp8_gemm_mma_kernel<<<gemm::tile_count(p), gemm::MmaConfig::kThreads, gemm::MmaConfig::kSmemBytes,
+                                   stream>>>(p);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -54,8 +54,7 @@ __global__ void __launch_bounds__(WgmmaConfig<kBlockM, kStages>::kThreads, 1)
                               const __grid_constant__ CUtensorMap tmap_sfa, const GemmParams p) {
 #if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using Cfg = WgmmaConfig<kBlockM, kStages>;
-  const int num_tiles = static_cast<int>(static_cast<long long>(p.m_blocks) * p.n_blocks *
-                                         (p.layout == static_cast<int>(GemmLayout::kGroupedMasked) ? p.groups : 1));
+  const int num_tiles = tile_count(p);
 
   extern __shared__ std::uint8_t smem_raw[];
   std::uint8_t* smem = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) & ~std::uintptr_t(1023));

@@ -38,6 +38,13 @@ struct Tile {
   const float* sfb; // the k_blocks B scales of this tile's 128 columns
 };
 
+// Tiles of D: m_blocks x n_blocks, once per group in the masked layout (the others flatten the groups into M).
+// The launchers size the grid with it; the persistent wgmma kernel walks it.
+__host__ __device__ inline int tile_count(const GemmParams& p) {
+  return static_cast<int>(static_cast<long long>(p.m_blocks) * p.n_blocks *
+                          (p.layout == static_cast<int>(GemmLayout::kGroupedMasked) ? p.groups : 1));
+}
+
 template <int kBlockM>
 __device__ __forceinline__ Tile tile_of(const GemmParams& p, int tile) {
   Tile t{};
