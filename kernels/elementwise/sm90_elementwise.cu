@@ -26,19 +26,6 @@ __device__ __forceinline__ uint4 pack8(const float* f) {
   for (int j = 0; j < 4; ++j) h[j] = __floats2bfloat162_rn(f[2 * j], f[2 * j + 1]);
   return raw;
 }
-template <int kThreads>
-__device__ __forceinline__ float block_sum(float v) {
-  __shared__ float partial[kThreads / 32];
-#pragma unroll
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
-  __syncthreads();
-  float total = 0.0f;
-#pragma unroll
-  for (int i = 0; i < kThreads / 32; ++i) total += partial[i];
-  __syncthreads();
-  return total;
-}
 
 // RMSNorm: `kRowThreads` threads per row (a warp for rows up to 2,048 columns, 128 or 256 threads for wider ones),
 // 256 / kRowThreads rows per block, the row held in registers (up to kMaxVec 16-byte vectors per thread) so that x is
