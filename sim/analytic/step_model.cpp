@@ -92,6 +92,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   work.tp_comm_overlap = job.tp_comm_overlap;
   work.cp_all_gather = job.cp_comm_type == TrainingJob::CpCommType::all_gather;
 
+  const double gemm_stretch = gemm_sm_stretch(scenario);
   std::vector<StageCost> stages;
   for (const auto& slice : split_into_stages(scenario.model, stage_count)) {
     StageCost stage;
@@ -116,21 +117,30 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
         const double exchange = comm.context_parallel_seconds(op);
         cost.seconds = op.overlapped ? std::max(cost.seconds, exchange) : cost.seconds + exchange;
       }
+      const bool expert = op.kind == OpKind::grouped_gemm;
+      // A GEMM's own kernel runs on training.gemm_sms SMs; its FP8 casts, like every other kernel, on all of them.
+      double gemm_s = 0;
+      if (expert || op.kind == OpKind::gemm) {
+        gemm_s = (cost.seconds - cost.cast_seconds) * gemm_stretch;
+        cost.seconds = gemm_s + cost.cast_seconds;
+      }
       sources.add(cost);
       if (visit) visit(stages.size(), op, cost);
-      const bool expert = op.kind == OpKind::grouped_gemm;
       switch (op.phase) {
         case Phase::forward:
           stage.forward_compute_s += cost.seconds;
           if (expert) stage.expert_forward_s += cost.seconds;
+          stage.forward_gemm_s += gemm_s;
           break;
         case Phase::backward_input:
           stage.backward_input_compute_s += cost.seconds;
           if (expert) stage.expert_backward_input_s += cost.seconds;
+          stage.backward_input_gemm_s += gemm_s;
           break;
         case Phase::backward_weight:
           stage.backward_weight_compute_s += cost.seconds;
           if (expert) stage.expert_backward_weight_s += cost.seconds;
+          stage.backward_weight_gemm_s += gemm_s;
           break;
       }
       if (op.model_flops) stage.model_flops += op.flops;
@@ -201,11 +211,25 @@ std::int64_t sharded_units(const StageCost& stage) {
   return std::max<std::int64_t>(1, stage.slice.last_layer - stage.slice.first_layer);
 }
 
-double overlapped_compute_stretch(const Scenario& scenario) {
-  // While all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the GEMMs run on the rest.
+std::int64_t gemm_sm_count(const Scenario& scenario) {
   const auto sms = scenario.cluster.gpu.sm_count;
-  if (!overlaps_expert_communication(scenario) || sms <= kCommunicationSms) return 1.0;
-  return static_cast<double>(sms) / static_cast<double>(sms - kCommunicationSms);
+  const auto gemm_sms = scenario.training->gemm_sms;
+  return gemm_sms > 0 ? std::min(gemm_sms, sms) : sms;
+}
+
+double gemm_sm_stretch(const Scenario& scenario) {
+  // A GEMM's time scales with the SMs it is launched on: its tiles are spread over them, each SM's tensor cores
+  // working alone (DeepGEMM's persistent kernels, one CTA per SM).
+  return static_cast<double>(scenario.cluster.gpu.sm_count) / static_cast<double>(gemm_sm_count(scenario));
+}
+
+ComputeStretch overlapped_compute_stretch(const Scenario& scenario) {
+  // While all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the compute runs on the rest.
+  const auto sms = scenario.cluster.gpu.sm_count;
+  if (!overlaps_expert_communication(scenario) || sms <= kCommunicationSms) return {};
+  const double free_sms = static_cast<double>(sms - kCommunicationSms);
+  return {static_cast<double>(sms) / free_sms,
+          std::max(1.0, static_cast<double>(gemm_sm_count(scenario)) / free_sms)};
 }
 
 UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& device, const KernelCostModel& kernels,
@@ -253,6 +277,9 @@ std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std
       device.backward_weight_compute_s += share * stage.backward_weight_compute_s;
       device.forward_comm_s += share * stage.forward_comm_s;
       device.backward_comm_s += share * stage.backward_comm_s;
+      device.forward_gemm_s += share * stage.forward_gemm_s;
+      device.backward_input_gemm_s += share * stage.backward_input_gemm_s;
+      device.backward_weight_gemm_s += share * stage.backward_weight_gemm_s;
       device.dense_params += stage.dense_params;
       device.expert_params += stage.expert_params;
       device.activation_chunk_bytes = std::max(device.activation_chunk_bytes, stage.activation_bytes);
@@ -282,14 +309,15 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   const double visits = static_cast<double>(schedule.visits_per_micro_batch);
 
   const bool overlap = overlaps_expert_communication(scenario);
-  const double compute_scale = overlapped_compute_stretch(scenario);
+  const ComputeStretch stretch = overlapped_compute_stretch(scenario);
 
   // The slowest device sets the pace of the whole pipeline: overlapped communication costs only what outlasts
   // the compute beside it, otherwise it adds to it.
   const auto devices = device_loads(schedule, stages, plan.pp);
   auto chunk_time = [&](const DeviceLoad& device) {
-    const double compute = (device.forward_compute_s + device.backward_input_compute_s +
-                            device.backward_weight_compute_s) * compute_scale;
+    const double compute =
+        stretch.apply(device.forward_compute_s + device.backward_input_compute_s + device.backward_weight_compute_s,
+                      device.forward_gemm_s + device.backward_input_gemm_s + device.backward_weight_gemm_s);
     const double communication = device.forward_comm_s + device.backward_comm_s;
     return overlap ? std::max(compute, communication) : compute + communication;
   };
@@ -310,8 +338,9 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
       reduce += share * stage_updates.at(static_cast<std::size_t>(index)).reduce_scatter_s;
     }
     const std::int64_t units = sharded_units(stages.at(static_cast<std::size_t>(device.stages.front())));
-    const double forward = device.forward_compute_s * compute_scale;
-    const double backward = (device.backward_input_compute_s + device.backward_weight_compute_s) * compute_scale;
+    const double forward = stretch.apply(device.forward_compute_s, device.forward_gemm_s);
+    const double backward = stretch.apply(device.backward_input_compute_s + device.backward_weight_compute_s,
+                                          device.backward_input_gemm_s + device.backward_weight_gemm_s);
     return {sharded_chunk_wait_s(forward, gather, units, job.dp_comm_overlap),
             sharded_chunk_wait_s(backward, gather + reduce, units, job.dp_comm_overlap)};
   };
@@ -324,9 +353,9 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
     if (paced_time(device) > paced_time(*slowest)) slowest = &device;
   const auto [sharded_forward_wait, sharded_backward_wait] = sharded_wait(*slowest);
 
-  step.forward_chunk_s = slowest->forward_compute_s * compute_scale;
-  step.backward_input_chunk_s = slowest->backward_input_compute_s * compute_scale;
-  step.backward_weight_chunk_s = slowest->backward_weight_compute_s * compute_scale;
+  step.forward_chunk_s = stretch.apply(slowest->forward_compute_s, slowest->forward_gemm_s);
+  step.backward_input_chunk_s = stretch.apply(slowest->backward_input_compute_s, slowest->backward_input_gemm_s);
+  step.backward_weight_chunk_s = stretch.apply(slowest->backward_weight_compute_s, slowest->backward_weight_gemm_s);
   const double chunk_compute = step.forward_chunk_s + step.backward_input_chunk_s + step.backward_weight_chunk_s;
   const double chunk_comm = slowest->forward_comm_s + slowest->backward_comm_s;
 
@@ -374,7 +403,8 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
       cost.reduce_scatter_s = 0;
       for (const std::int64_t index : device.stages) {
         const StageCost& stage = stages.at(static_cast<std::size_t>(index));
-        const double backward = (stage.backward_input_compute_s + stage.backward_weight_compute_s) * compute_scale;
+        const double backward = stretch.apply(stage.backward_input_compute_s + stage.backward_weight_compute_s,
+                                              stage.backward_input_gemm_s + stage.backward_weight_gemm_s);
         cost.reduce_scatter_s = std::max(
             cost.reduce_scatter_s, stage_updates.at(static_cast<std::size_t>(index)).reduce_scatter_s - backward);
       }
@@ -427,8 +457,9 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
             case schedule::ChunkKind::backward_weight: seconds = stage.backward_weight_compute_s; break;
             case schedule::ChunkKind::forward_backward: {
               const StageCost& paired = stages.at(static_cast<std::size_t>(chunk.paired_stage));
-              const double compute = (stage.forward_compute_s + paired.backward_input_compute_s +
-                                      paired.backward_weight_compute_s) * compute_scale;
+              const double compute = stretch.apply(
+                  stage.forward_compute_s + paired.backward_input_compute_s + paired.backward_weight_compute_s,
+                  stage.forward_gemm_s + paired.backward_input_gemm_s + paired.backward_weight_gemm_s);
               const double communication = stage.forward_comm_s + paired.backward_comm_s;
               seconds = overlap ? std::max(compute, communication) : compute + communication;
               break;

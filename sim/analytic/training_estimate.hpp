@@ -29,6 +29,9 @@ struct StageCost {
   double expert_forward_s = 0;          // the routed experts' grouped GEMMs, part of the compute above: the part
   double expert_backward_input_s = 0;   // an uneven expert load stretches (EngineSpec::expert_skew)
   double expert_backward_weight_s = 0;
+  double forward_gemm_s = 0;            // the GEMMs' and grouped GEMMs' part of the compute above, launched on
+  double backward_input_gemm_s = 0;     // TrainingJob::gemm_sms SMs (ComputeStretch)
+  double backward_weight_gemm_s = 0;
   double boundary_bytes = 0;   // activations sent to the next stage (and gradients back) per micro-batch
   double model_flops = 0;      // per micro-batch (for MFU)
   double activation_bytes = 0; // saved for backward, per micro-batch
@@ -45,6 +48,9 @@ struct DeviceLoad {
   double backward_weight_compute_s = 0;
   double forward_comm_s = 0;
   double backward_comm_s = 0;
+  double forward_gemm_s = 0;       // part of the compute above (StageCost)
+  double backward_input_gemm_s = 0;
+  double backward_weight_gemm_s = 0;
   double dense_params = 0;         // all stages on the device
   double expert_params = 0;
   double activation_chunk_bytes = 0;  // the largest chunk's saved activations
@@ -59,9 +65,19 @@ std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std
                                      std::int64_t pp);
 
 // Whether the schedule hides the MoE all-to-all behind another micro-batch's compute (DualPipe-style, EP > 1), and
-// how much longer the compute of such an overlapped chunk takes on the SMs DeepEP leaves free (1 when no overlap).
+// how much longer the compute of such an overlapped chunk takes on the SMs DeepEP leaves free (1 when no overlap):
+// kernels that spread over every SM stretch by SMs / free SMs; GEMMs launched on TrainingJob::gemm_sms SMs only
+// by gemm_sms / free SMs, if that is more than 1 (their stand-alone cost already runs on gemm_sms SMs).
 bool overlaps_expert_communication(const Scenario& scenario);
-double overlapped_compute_stretch(const Scenario& scenario);
+struct ComputeStretch {
+  double all_sms = 1;  // kernels that fill whatever SMs are free (attention, memory-bound kernels)
+  double gemm = 1;     // GEMMs on gemm_sms SMs
+  // The overlapped time of `compute_s` seconds of stand-alone compute, `gemm_s` of them GEMMs.
+  double apply(double compute_s, double gemm_s) const { return (compute_s - gemm_s) * all_sms + gemm_s * gemm; }
+};
+ComputeStretch overlapped_compute_stretch(const Scenario& scenario);
+// How much longer a GEMM takes on TrainingJob::gemm_sms SMs than on the whole GPU (1 when it has them all).
+double gemm_sm_stretch(const Scenario& scenario);
 
 // The per-step parameter update of one device: data-parallel gradient reduce-scatter and parameter all-gather
 // (ZeRO), and the optimizer on the local shard.

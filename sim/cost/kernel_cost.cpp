@@ -86,7 +86,10 @@ OpCost KernelCostModel::compute_op(const Op& op) const {
       OpCost cost = gemm(op);
       // The FP8 cast kernels around the GEMM (Op::cast_bytes): memory-bound, at the profile's `fp8_cast` rate
       // where it has one, at the memory roofline otherwise.
-      if (op.cast_bytes > 0) cost.seconds += streamed_seconds(op.cast_bytes, {"fp8_cast"}).seconds;
+      if (op.cast_bytes > 0) {
+        cost.cast_seconds = streamed_seconds(op.cast_bytes, {"fp8_cast"}).seconds;
+        cost.seconds += cost.cast_seconds;
+      }
       return cost;
     }
     case OpKind::attention: return attention(op);

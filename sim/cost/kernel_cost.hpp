@@ -28,6 +28,7 @@ const char* to_string(CostSource source);
 struct OpCost {
   double seconds = 0;
   CostSource source = CostSource::roofline;
+  double cast_seconds = 0;  // part of `seconds`: a GEMM's FP8 cast kernels (memory-bound, Op::cast_bytes)
 };
 
 // How many op evaluations each source answered, and how many seconds of work they account for.

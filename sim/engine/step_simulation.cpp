@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <simgrid/s4u.hpp>
 
@@ -47,7 +48,7 @@ struct StepInputs {
   const std::vector<StageCost>* stages = nullptr;
   schedule::PipelineProgram program;
   bool overlap = false;           // DualPipe-style: all-to-all beside the compute of an F&B pair
-  double overlap_slowdown = 1;    // compute stretch while DeepEP holds its SMs
+  ComputeStretch overlap_slowdown;  // compute stretch while DeepEP holds its SMs
   double expert_stretch = 1;      // 1 + expert_skew
   bool intranode_ep = false;
   bool has_all_to_all = false;
@@ -79,18 +80,22 @@ struct StepInputs {
   std::int64_t gpus_per_node = 8;
 };
 
-double stage_compute(const StageCost& stage, schedule::ChunkKind kind, double expert_stretch) {
-  const double f = stage.forward_compute_s + stage.expert_forward_s * (expert_stretch - 1);
-  const double b = stage.backward_input_compute_s + stage.expert_backward_input_s * (expert_stretch - 1);
-  const double w = stage.backward_weight_compute_s + stage.expert_backward_weight_s * (expert_stretch - 1);
+// A chunk's compute and the GEMMs' part of it: {compute, gemm}.
+std::pair<double, double> stage_compute(const StageCost& stage, schedule::ChunkKind kind, double expert_stretch) {
+  const double extra_f = stage.expert_forward_s * (expert_stretch - 1);
+  const double extra_b = stage.expert_backward_input_s * (expert_stretch - 1);
+  const double extra_w = stage.expert_backward_weight_s * (expert_stretch - 1);
+  const std::pair<double, double> f{stage.forward_compute_s + extra_f, stage.forward_gemm_s + extra_f};
+  const std::pair<double, double> b{stage.backward_input_compute_s + extra_b, stage.backward_input_gemm_s + extra_b};
+  const std::pair<double, double> w{stage.backward_weight_compute_s + extra_w, stage.backward_weight_gemm_s + extra_w};
   switch (kind) {
     case schedule::ChunkKind::forward: return f;
     case schedule::ChunkKind::backward_input: return b;
     case schedule::ChunkKind::backward_weight: return w;
-    case schedule::ChunkKind::backward: return b + w;
+    case schedule::ChunkKind::backward: return {b.first + w.first, b.second + w.second};
     case schedule::ChunkKind::forward_backward: return f;  // the backward half is added by the caller
   }
-  return 0;
+  return {0.0, 0.0};
 }
 
 double stage_comm(const StageCost& stage, schedule::ChunkKind kind) {
@@ -312,16 +317,18 @@ void run_device(Simulation* sim, int replica, int device) {
     if (backward_mb >= 0 && backward_stage + 1 < program.stages)
       wait_for('B', backward_mb, backward_stage, backward_stage + 1);
 
-    double compute = stage_compute(stage, chunk.kind, in.expert_stretch);
+    auto [compute, gemm] = stage_compute(stage, chunk.kind, in.expert_stretch);
     double comm = stage_comm(stage, chunk.kind);
     if (chunk.kind == ChunkKind::forward_backward) {
       const auto& paired = stages[static_cast<std::size_t>(chunk.paired_stage)];
-      compute += stage_compute(paired, ChunkKind::backward, in.expert_stretch);
+      const auto [paired_compute, paired_gemm] = stage_compute(paired, ChunkKind::backward, in.expert_stretch);
+      compute += paired_compute;
+      gemm += paired_gemm;
       comm += paired.backward_comm_s;
     }
-    compute *= slow;
     const bool overlapped = in.overlap && chunk.kind == ChunkKind::forward_backward && comm > 0;
-    if (overlapped) compute *= in.overlap_slowdown;
+    if (overlapped) compute = in.overlap_slowdown.apply(compute, gemm);
+    compute *= slow;
 
     // ZeRO-3: this chunk's parameter all-gathers and gradient reduce-scatters: beside its compute when prefetched
     // (dp_overlap), else before it. Either way part of the chunk's wall time.
@@ -805,10 +812,10 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     for (int d = 0; d < in.program.devices && static_cast<std::size_t>(d) < records.size(); ++d)
       step.device_phases.push_back(phases_on(records[static_cast<std::size_t>(d)], d));
     const auto& load = devices[static_cast<std::size_t>(device)];
-    const double scale = in.overlap ? in.overlap_slowdown : 1.0;
-    step.forward_chunk_s = load.forward_compute_s * scale;
-    step.backward_input_chunk_s = load.backward_input_compute_s * scale;
-    step.backward_weight_chunk_s = load.backward_weight_compute_s * scale;
+    const ComputeStretch scale = in.overlap ? in.overlap_slowdown : ComputeStretch{};
+    step.forward_chunk_s = scale.apply(load.forward_compute_s, load.forward_gemm_s);
+    step.backward_input_chunk_s = scale.apply(load.backward_input_compute_s, load.backward_input_gemm_s);
+    step.backward_weight_chunk_s = scale.apply(load.backward_weight_compute_s, load.backward_weight_gemm_s);
     step.overlapped_chunk_s = step.forward_chunk_s + step.backward_input_chunk_s + step.backward_weight_chunk_s;
     result.critical_rank = static_cast<int>(critical);
     result.rendezvous = in.rendezvous;

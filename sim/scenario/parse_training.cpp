@@ -115,6 +115,12 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
     return value.choice<TrainingJob::CpCommType>(
         {{"p2p", TrainingJob::CpCommType::p2p}, {"all_gather", TrainingJob::CpCommType::all_gather}});
   });
+  if (m.has("gemm_sms")) {
+    job.gemm_sms = m.get("gemm_sms", read::positive_int);
+    if (job.gemm_sms > cluster.gpu.sm_count)
+      m.fail("gemm_sms", "must be at most the " + cluster.gpu.name + "'s " + str(cluster.gpu.sm_count) +
+                             " SMs (the SMs GEMM kernels are launched on); got " + str(job.gemm_sms));
+  }
   job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});

@@ -64,6 +64,10 @@ struct TrainingJob {
   // backward), exposed but simple with document masks (Llama 3's choice, L3 2407.21783 §3.3.2).
   enum class CpCommType { p2p, all_gather };
   CpCommType cp_comm_type = CpCommType::p2p;
+  // SMs the framework launches its GEMM kernels on (DeepGEMM's set_num_sms, cuBLASLt's SM_COUNT_TARGET); 0: all of
+  // the GPU's. A persistent GEMM launched on fewer SMs runs on that many in every chunk, overlapped or not: it is
+  // slower where nothing else runs and is not slowed further while DeepEP holds its SMs, if it left them free.
+  std::int64_t gemm_sms = 0;
 };
 
 struct LengthDistribution {

@@ -153,6 +153,19 @@ class ImportTraceTest(unittest.TestCase):
         self.assertIn("elementwise.csv", manifest)
         self.assertNotIn("extends:", manifest)  # only when asked for
 
+    def test_launch_gaps_count_with_the_kernel_after_them(self):
+        # RoPE issued 4 us after the attention ends: a launch latency, part of its time (136 us -> 115.39 us whole
+        # GPU); the 68 us before the forward GEMM is not one (a host stall or a wait) and stays out.
+        kernels = [k if k[4] != "rotary_kernel" else (k[0], k[1], 500 + 132 + 4, k[3], k[4]) for k in KERNELS]
+        with open(self.trace, "w", encoding="utf-8") as stream:
+            json.dump(make_trace(kernels), stream)
+        self.assertEqual(self.run_import(), 0)
+        rates = {r["kernel"]: float(r["gbps"]) for r in self.table("elementwise.csv")}
+        self.assertAlmostEqual(rates["rope"], 56e6 / (136e-6 * 112 / 132) / 1e9, places=1)
+        rows = {(r["kernel"], int(r["m"]), int(r["n"]), int(r["k"])): r for r in self.table("gemm.csv")}
+        self.assertAlmostEqual(float(rows[("gemm", 4096, 1024, 1024)]["time_us"]), 56.0, places=3)
+        self.assertEqual(import_trace.LAUNCH_GAP_MAX_US, 10)
+
     def test_extends_names_the_profile_that_fills_in(self):
         self.assertEqual(self.run_import("--extends", "hopper-production"), 0)
         with open(os.path.join(self.out, "MANIFEST.yaml"), encoding="utf-8") as stream:

@@ -330,16 +330,55 @@ TEST(Engine, EveryPipelineDeviceHasItsPhasesAndTheEngineAndAnalyticAgreeOnThem) 
 
 TEST(Engine, TheTraceProfileReplaysTheChunkPairItWasMadeFrom) {
   // profiles/h800-dsv3-trace comes from DeepSeek's trace of one DualPipe pair of 4-layer MoE chunks (profile-data
-  // train.json): its compute-stream kernels span 129.0 ms from first start to last end. Stage 1 of the default
-  // scenario is such a chunk (layers 4-7); its forward, input- and weight-gradient compute on the 112 SMs DeepEP
-  // leaves (x 132 / 112) must come back within 5% of that span (the rest is gaps between kernels).
-  const auto estimate = run_training(load(kDefault), nullptr);
-  ASSERT_EQ(load(kDefault).cluster.profile, "h800-dsv3-trace");
+  // train.json): its compute-stream kernels span 129.0 ms from first start to last end, launch gaps included.
+  // Stage 1 of the default scenario is such a chunk (layers 4-7); its forward, input- and weight-gradient compute
+  // overlapped with DeepEP (GEMMs on their 112 SMs, the rest stretched by 132 / 112) must come back within 3% of
+  // that span and short of it: the span also holds two waits on DeepEP's combine (274 + 1,761 us), which the engine
+  // times itself. (The replay is 1.1 ms above the span less those waits: weight-gradient GEMMs that ran on a second
+  // stream beside other phases' GEMMs are costed one after the other.)
+  const Scenario scenario = load(kDefault);
+  ASSERT_EQ(scenario.cluster.profile, "h800-dsv3-trace");
+  const auto estimate = run_training(scenario, nullptr);
   const auto& stage = estimate.stages.at(1);
-  const double pair = (stage.forward_compute_s + stage.backward_input_compute_s + stage.backward_weight_compute_s) *
-                      132.0 / 112.0;
-  EXPECT_NEAR(pair / 129.0e-3, 1.0, 0.05) << pair;
-  EXPECT_LT(pair, 129.0e-3);  // the span holds the gaps as well
+  const double pair = overlapped_compute_stretch(scenario).apply(
+      stage.forward_compute_s + stage.backward_input_compute_s + stage.backward_weight_compute_s,
+      stage.forward_gemm_s + stage.backward_input_gemm_s + stage.backward_weight_gemm_s);
+  EXPECT_NEAR(pair / 129.0e-3, 1.0, 0.03) << pair;
+  EXPECT_LT(pair, 129.0e-3) << pair;
+}
+
+TEST(Engine, GemmsLaunchedOnFewerSmsAreSlowerAloneAndNoSlowerBesideDeepEp) {
+  // training.gemm_sms: a GEMM's own kernel takes 132 / gemm_sms of its whole-GPU time in every chunk; its FP8
+  // casts and every other kernel do not change. Overlapped with DeepEP (20 SMs), 112-SM GEMMs lose nothing more,
+  // so the F&B pairs cost what they cost with all-SM GEMMs stretched by 132 / 112; 66-SM GEMMs are not stretched.
+  const Scenario all = load(kDefault, {"training.gemm_sms=132", "engine.backend=analytic"});
+  const Scenario free = load(kDefault, {"engine.backend=analytic"});  // 112, the default scenario's
+  const Scenario half = load(kDefault, {"training.gemm_sms=66", "engine.backend=analytic"});
+  ASSERT_EQ(free.training->gemm_sms, 112);
+  const auto on_all = run_training(all, nullptr), on_free = run_training(free, nullptr),
+             on_half = run_training(half, nullptr);
+  for (std::size_t s = 0; s < on_all.stages.size(); ++s) {
+    const StageCost &a = on_all.stages[s], &f = on_free.stages[s], &h = on_half.stages[s];
+    EXPECT_GT(a.forward_gemm_s, 0.5 * a.forward_compute_s) << s;  // the GEMMs are most of a forward chunk
+    EXPECT_NEAR(f.forward_gemm_s, a.forward_gemm_s * 132.0 / 112.0, 1e-12) << s;
+    EXPECT_NEAR(h.backward_weight_gemm_s, a.backward_weight_gemm_s * 2.0, 1e-12) << s;
+    EXPECT_NEAR(f.backward_input_compute_s - f.backward_input_gemm_s,
+                a.backward_input_compute_s - a.backward_input_gemm_s, 1e-12) << s;
+    const auto overlapped = [](const Scenario& scenario, const StageCost& stage) {
+      return overlapped_compute_stretch(scenario).apply(stage.forward_compute_s, stage.forward_gemm_s);
+    };
+    EXPECT_NEAR(overlapped(free, f), overlapped(all, a), 1e-12) << s;
+    EXPECT_NEAR(overlapped(half, h), (h.forward_compute_s - h.forward_gemm_s) * 132.0 / 112.0 + h.forward_gemm_s,
+                1e-12) << s;
+  }
+  EXPECT_DOUBLE_EQ(overlapped_compute_stretch(half).gemm, 1.0);
+  EXPECT_NEAR(on_free.step.phases.overlapped_s, on_all.step.phases.overlapped_s, 1e-9);
+  EXPECT_GT(on_free.step.phases.forward_s, on_all.step.phases.forward_s * 1.05);
+  EXPECT_GT(on_half.step.step_s, on_free.step.step_s);
+  // Absent, the key means every SM: the same step as naming all 132.
+  Scenario unset = free;
+  unset.training->gemm_sms = 0;
+  EXPECT_DOUBLE_EQ(run_training(unset, nullptr).step.step_s, on_all.step.step_s);
 }
 
 TEST(Engine, TensorParallelCollectivesCostWhatTheirRingsTakeUnlessOverlapped) {
