@@ -211,11 +211,15 @@ std::int64_t sharded_units(const StageCost& stage) {
   return std::max<std::int64_t>(1, stage.slice.last_layer - stage.slice.first_layer);
 }
 
+namespace {
+
 std::int64_t gemm_sm_count(const Scenario& scenario) {
   const auto sms = scenario.cluster.gpu.sm_count;
   const auto gemm_sms = scenario.training->gemm_sms;
   return gemm_sms > 0 ? std::min(gemm_sms, sms) : sms;
 }
+
+}  // namespace
 
 double gemm_sm_stretch(const Scenario& scenario) {
   // A GEMM's time scales with the SMs it is launched on: its tiles are spread over them, each SM's tensor cores
@@ -228,8 +232,7 @@ ComputeStretch overlapped_compute_stretch(const Scenario& scenario) {
   const auto sms = scenario.cluster.gpu.sm_count;
   if (!overlaps_expert_communication(scenario) || sms <= kCommunicationSms) return {};
   const double free_sms = static_cast<double>(sms - kCommunicationSms);
-  return {static_cast<double>(sms) / free_sms,
-          std::max(1.0, static_cast<double>(gemm_sm_count(scenario)) / free_sms)};
+  return {static_cast<double>(sms) / free_sms, std::max(1.0, static_cast<double>(gemm_sm_count(scenario)) / free_sms)};
 }
 
 UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& device, const KernelCostModel& kernels,
