@@ -129,17 +129,17 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
       switch (op.phase) {
         case Phase::forward:
           stage.forward_compute_s += cost.seconds;
-          if (expert) stage.expert_forward_s += cost.seconds;
+          if (expert) stage.expert_forward_s += gemm_s;
           stage.forward_gemm_s += gemm_s;
           break;
         case Phase::backward_input:
           stage.backward_input_compute_s += cost.seconds;
-          if (expert) stage.expert_backward_input_s += cost.seconds;
+          if (expert) stage.expert_backward_input_s += gemm_s;
           stage.backward_input_gemm_s += gemm_s;
           break;
         case Phase::backward_weight:
           stage.backward_weight_compute_s += cost.seconds;
-          if (expert) stage.expert_backward_weight_s += cost.seconds;
+          if (expert) stage.expert_backward_weight_s += gemm_s;
           stage.backward_weight_gemm_s += gemm_s;
           break;
       }

@@ -26,8 +26,8 @@ struct StageCost {
   double backward_weight_compute_s = 0;
   double forward_comm_s = 0;   // MoE dispatch + combine of the forward pass
   double backward_comm_s = 0;  // their backward counterparts
-  double expert_forward_s = 0;          // the routed experts' grouped GEMMs, part of the compute above: the part
-  double expert_backward_input_s = 0;   // an uneven expert load stretches (EngineSpec::expert_skew)
+  double expert_forward_s = 0;          // the routed experts' grouped GEMM kernels (casts aside), part of the GEMM
+  double expert_backward_input_s = 0;   // time below: what an uneven expert load stretches (EngineSpec::expert_skew)
   double expert_backward_weight_s = 0;
   double forward_gemm_s = 0;            // the GEMMs' and grouped GEMMs' part of the compute above, launched on
   double backward_input_gemm_s = 0;     // TrainingJob::gemm_sms SMs (ComputeStretch)

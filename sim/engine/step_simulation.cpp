@@ -80,7 +80,7 @@ struct StepInputs {
   std::int64_t gpus_per_node = 8;
 };
 
-// A chunk's compute and the GEMMs' part of it: {compute, gemm}.
+// A chunk's compute and the GEMMs' part of it: {compute, gemm}. The busiest expert's extra load is GEMM time.
 std::pair<double, double> stage_compute(const StageCost& stage, schedule::ChunkKind kind, double expert_stretch) {
   const double extra_f = stage.expert_forward_s * (expert_stretch - 1);
   const double extra_b = stage.expert_backward_input_s * (expert_stretch - 1);
