@@ -211,15 +211,13 @@ std::int64_t sharded_units(const StageCost& stage) {
   return std::max<std::int64_t>(1, stage.slice.last_layer - stage.slice.first_layer);
 }
 
-namespace {
-
 std::int64_t gemm_sm_count(const Scenario& scenario) {
   const auto sms = scenario.cluster.gpu.sm_count;
   const auto gemm_sms = scenario.training->gemm_sms;
+  if (gemm_sms == TrainingJob::kGemmSmsFree)
+    return overlaps_expert_communication(scenario) && sms > kCommunicationSms ? sms - kCommunicationSms : sms;
   return gemm_sms > 0 ? std::min(gemm_sms, sms) : sms;
 }
-
-}  // namespace
 
 double gemm_sm_stretch(const Scenario& scenario) {
   // A GEMM's time scales with the SMs it is launched on: its tiles are spread over them, each SM's tensor cores

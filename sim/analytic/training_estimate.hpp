@@ -76,7 +76,9 @@ struct ComputeStretch {
   double apply(double compute_s, double gemm_s) const { return (compute_s - gemm_s) * all_sms + gemm_s * gemm; }
 };
 ComputeStretch overlapped_compute_stretch(const Scenario& scenario);
-// How much longer a GEMM takes on TrainingJob::gemm_sms SMs than on the whole GPU (1 when it has them all).
+// The SMs GEMM kernels run on (TrainingJob::gemm_sms resolved: `free` is the GPU's SMs less DeepEP's where the
+// schedule overlaps the all-to-all), and how much longer a GEMM takes on them than on the whole GPU.
+std::int64_t gemm_sm_count(const Scenario& scenario);
 double gemm_sm_stretch(const Scenario& scenario);
 
 // The per-step parameter update of one device: data-parallel gradient reduce-scatter and parameter all-gather

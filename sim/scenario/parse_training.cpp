@@ -115,12 +115,18 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
     return value.choice<TrainingJob::CpCommType>(
         {{"p2p", TrainingJob::CpCommType::p2p}, {"all_gather", TrainingJob::CpCommType::all_gather}});
   });
-  if (m.has("gemm_sms")) {
-    job.gemm_sms = m.get("gemm_sms", read::positive_int);
-    if (job.gemm_sms > cluster.gpu.sm_count)
-      m.fail("gemm_sms", "must be at most the " + cluster.gpu.name + "'s " + str(cluster.gpu.sm_count) +
-                             " SMs (the SMs GEMM kernels are launched on); got " + str(job.gemm_sms));
-  }
+  job.gemm_sms = m.get_or("gemm_sms", std::int64_t{0}, [](const Value& value) -> std::int64_t {
+    const std::string word = value.is_scalar() ? value.node().as<std::string>() : "";
+    if (word == "all") return 0;
+    if (word == "free") return TrainingJob::kGemmSmsFree;
+    if (word.empty() || word.find_first_not_of("0123456789") != std::string::npos)
+      value.fail("expected all, free (the SMs the MoE all-to-all leaves) or a whole number of SMs, got " +
+                 value.describe());
+    return value.whole(1);
+  });
+  if (job.gemm_sms > cluster.gpu.sm_count)
+    m.fail("gemm_sms", "must be at most the " + cluster.gpu.name + "'s " + str(cluster.gpu.sm_count) +
+                           " SMs (the SMs GEMM kernels are launched on); got " + str(job.gemm_sms));
   job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});

@@ -64,9 +64,12 @@ struct TrainingJob {
   // backward), exposed but simple with document masks (Llama 3's choice, L3 2407.21783 §3.3.2).
   enum class CpCommType { p2p, all_gather };
   CpCommType cp_comm_type = CpCommType::p2p;
-  // SMs the framework launches its GEMM kernels on (DeepGEMM's set_num_sms, cuBLASLt's SM_COUNT_TARGET); 0: all of
-  // the GPU's. A persistent GEMM launched on fewer SMs runs on that many in every chunk, overlapped or not: it is
-  // slower where nothing else runs and is not slowed further while DeepEP holds its SMs, if it left them free.
+  // SMs the framework launches its GEMM kernels on (DeepGEMM's set_num_sms, cuBLASLt's SM_COUNT_TARGET): 0, all of
+  // the GPU's; kGemmSmsFree, those the MoE all-to-all leaves where the schedule overlaps it with compute (DeepSeek:
+  // 132 - DeepEP's 20), all of them elsewhere; else that many. A persistent GEMM launched on fewer SMs runs on that
+  // many in every chunk, overlapped or not: it is slower where nothing else runs and is not slowed further while
+  // DeepEP holds its SMs, if it left them free (gemm_sm_count in sim/analytic resolves it).
+  static constexpr std::int64_t kGemmSmsFree = -1;
   std::int64_t gemm_sms = 0;
 };
 

@@ -354,7 +354,8 @@ TEST(Engine, GemmsLaunchedOnFewerSmsAreSlowerAloneAndNoSlowerBesideDeepEp) {
   const Scenario all = load(kDefault, {"training.gemm_sms=132", "engine.backend=analytic"});
   const Scenario free = load(kDefault, {"engine.backend=analytic"});  // 112, the default scenario's
   const Scenario half = load(kDefault, {"training.gemm_sms=66", "engine.backend=analytic"});
-  ASSERT_EQ(free.training->gemm_sms, 112);
+  ASSERT_EQ(free.training->gemm_sms, TrainingJob::kGemmSmsFree);  // `free`: 132 less DeepEP's 20
+  ASSERT_EQ(gemm_sm_count(free), 112);
   const auto on_all = run_training(all, nullptr), on_free = run_training(free, nullptr),
              on_half = run_training(half, nullptr);
   for (std::size_t s = 0; s < on_all.stages.size(); ++s) {
@@ -379,6 +380,13 @@ TEST(Engine, GemmsLaunchedOnFewerSmsAreSlowerAloneAndNoSlowerBesideDeepEp) {
   Scenario unset = free;
   unset.training->gemm_sms = 0;
   EXPECT_DOUBLE_EQ(run_training(unset, nullptr).step.step_s, on_all.step.step_s);
+  // `free` follows the GPU and the schedule: an H20 leaves 78 - 20; a schedule that does not overlap the all-to-all
+  // leaves the GEMMs every SM.
+  EXPECT_EQ(gemm_sm_count(load(kDefault, {"cluster.gpu=h20"})), 58);
+  Scenario sequential = free;
+  sequential.training->schedule = "1f1b";
+  EXPECT_EQ(gemm_sm_count(sequential), 132);
+  EXPECT_EQ(gemm_sm_count(load(kDefault, {"training.gemm_sms=all"})), 132);
 }
 
 TEST(Engine, TensorParallelCollectivesCostWhatTheirRingsTakeUnlessOverlapped) {
