@@ -211,11 +211,21 @@ std::int64_t sharded_units(const StageCost& stage) {
   return std::max<std::int64_t>(1, stage.slice.last_layer - stage.slice.first_layer);
 }
 
+namespace {
+
+// The SMs compute keeps while DeepEP's all-to-all overlaps it (it holds kCommunicationSms); all of them where the
+// schedule overlaps nothing.
+std::int64_t sms_beside_communication(const Scenario& scenario) {
+  const auto sms = scenario.cluster.gpu.sm_count;
+  return overlaps_expert_communication(scenario) && sms > kCommunicationSms ? sms - kCommunicationSms : sms;
+}
+
+}  // namespace
+
 std::int64_t gemm_sm_count(const Scenario& scenario) {
   const auto sms = scenario.cluster.gpu.sm_count;
   const auto gemm_sms = scenario.training->gemm_sms;
-  if (gemm_sms == TrainingJob::kGemmSmsFree)
-    return overlaps_expert_communication(scenario) && sms > kCommunicationSms ? sms - kCommunicationSms : sms;
+  if (gemm_sms == TrainingJob::kGemmSmsFree) return sms_beside_communication(scenario);
   return gemm_sms > 0 ? std::min(gemm_sms, sms) : sms;
 }
 
@@ -226,11 +236,11 @@ double gemm_sm_stretch(const Scenario& scenario) {
 }
 
 ComputeStretch overlapped_compute_stretch(const Scenario& scenario) {
-  // While all-to-all overlaps compute, DeepEP's kernels hold kCommunicationSms SMs and the compute runs on the rest.
   const auto sms = scenario.cluster.gpu.sm_count;
-  if (!overlaps_expert_communication(scenario) || sms <= kCommunicationSms) return {};
-  const double free_sms = static_cast<double>(sms - kCommunicationSms);
-  return {static_cast<double>(sms) / free_sms, std::max(1.0, static_cast<double>(gemm_sm_count(scenario)) / free_sms)};
+  const auto free_sms = sms_beside_communication(scenario);
+  if (free_sms == sms) return {};
+  const double free = static_cast<double>(free_sms);
+  return {static_cast<double>(sms) / free, std::max(1.0, static_cast<double>(gemm_sm_count(scenario)) / free)};
 }
 
 UpdateCost parameter_update_cost(const Scenario& scenario, const DeviceLoad& device, const KernelCostModel& kernels,

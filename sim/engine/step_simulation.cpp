@@ -812,7 +812,7 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     for (int d = 0; d < in.program.devices && static_cast<std::size_t>(d) < records.size(); ++d)
       step.device_phases.push_back(phases_on(records[static_cast<std::size_t>(d)], d));
     const auto& load = devices[static_cast<std::size_t>(device)];
-    const ComputeStretch scale = in.overlap ? in.overlap_slowdown : ComputeStretch{};
+    const ComputeStretch& scale = in.overlap_slowdown;  // no stretch where nothing overlaps
     step.forward_chunk_s = scale.apply(load.forward_compute_s, load.forward_gemm_s);
     step.backward_input_chunk_s = scale.apply(load.backward_input_compute_s, load.backward_input_gemm_s);
     step.backward_weight_chunk_s = scale.apply(load.backward_weight_compute_s, load.backward_weight_gemm_s);

@@ -150,8 +150,8 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
   if (job.schedule == "interleaved") schedule += " x" + std::to_string(job.virtual_stages);
   if (job.dp_comm_overlap) schedule += ", DP overlap";
   if (job.tp_comm_overlap) schedule += ", TP overlap";
-  if (gemm_sm_count(scenario) < scenario.cluster.gpu.sm_count)
-    schedule += ", GEMMs on " + std::to_string(gemm_sm_count(scenario)) + " SMs";
+  if (const auto gemm_sms = gemm_sm_count(scenario); gemm_sms < scenario.cluster.gpu.sm_count)
+    schedule += ", GEMMs on " + std::to_string(gemm_sms) + " SMs";
   add("  %s on %lld x %s: TP%lld PP%lld EP%lld DP%lld%s, ZeRO-%lld, %s, %s, %lld-token sequences\n",
       scenario.model.name.c_str(), static_cast<long long>(scenario.cluster.gpus), scenario.cluster.gpu.name.c_str(),
       static_cast<long long>(plan.tp), static_cast<long long>(plan.pp), static_cast<long long>(plan.ep),
