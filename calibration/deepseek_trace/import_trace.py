@@ -14,13 +14,13 @@ How a measured time becomes a row (docs/calibration.md, "Profiles from a trace")
 2. Each kernel gets a class by name: FP8 GEMM, grouped FP8 GEMM, BF16 GEMM, attention forward / backward, FP8
    cast or transpose, RMSNorm, RoPE, SwiGLU, permute, unpermute, router, residual add.
 3. A kernel's time is its duration plus the idle gap on the compute streams just before it when that gap is a
-   launch latency (launch_gaps): kernels issued back to back start 1-8 us after the previous one ends (2 us
-   median; 882 such gaps, 1.8 ms of the 129 ms pair), and that is part of what each costs in a sequence. Longer
+   launch latency (launch_gaps): kernels issued back to back start 1-5 us after the previous one ends (2 us
+   median; 907 such gaps, 1.8 ms of the 129 ms pair), and that is part of what each costs in a sequence. Longer
    gaps are not: two are waits on a DeepEP combine (274 and 1,761 us), which fleetsim models itself, and a few
    (10-423 us, 0.8 ms in all) are the host falling behind, a framework cost this profile does not claim.
    Every kernel ran while DeepEP held 20 of the 132 SMs (V3 3.2.2), and fleetsim stretches overlapped compute by
    132 / 112 itself, so each measured time is scaled by 112 / 132 to the whole GPU (the GEMMs, launched on 112
-   SMs in every chunk, get 132 / 112 back from the scenario's `training.gemm_sms: 112`).
+   SMs in every chunk, get 132 / 112 back from the scenario's `training.gemm_sms: free`).
 4. fleetsim's ops for the same 4 layers (`fleetsim run --ops`, stage 1 of the default scenario) are grouped the
    same way. GEMM groups (phase x dense/grouped/bf16): the group's measured time is split over its GEMMs in
    proportion to the base profile's times for them (so shape-to-shape differences come from the benchmark and
@@ -47,8 +47,8 @@ import sys
 # V3 3.2.2: DeepEP's kernels hold 20 of the H800's 132 SMs while all-to-all overlaps compute.
 TOTAL_SMS = 132
 COMMUNICATION_SMS = 20
-# The longest idle gap before a compute kernel counted as launch latency: the trace's back-to-back gaps are 1-8 us
-# (882 of them); the next longer ones, 10 us and up, are host stalls and waits on communication.
+# The longest idle gap before a compute kernel counted as launch latency: the trace's back-to-back gaps are 1-5 us
+# (907 of them); the next longer ones, 10 us and up, are host stalls and waits on communication.
 LAUNCH_GAP_MAX_US = 10
 # fleetsim's stage holding 4 MoE layers in the default scenario (layers 4-7; stage 0 has the dense layers).
 DEFAULT_STAGE = 1
@@ -328,7 +328,7 @@ def main(argv):
     with open(os.path.join(args.base, "all_to_all.csv"), encoding="utf-8") as src, \
             open(os.path.join(args.out, "all_to_all.csv"), "w", encoding="utf-8") as dst:
         dst.write(src.read())
-    gaps = [k["gap"] for k in kernels if k.get("gap", 0) > 0]
+    gaps = [k["gap"] for k in kernels if k["gap"] > 0]
     print(f"launch gaps: {len(gaps)} kernels, {sum(gaps) / 1000:.3f} ms (in the times below)")
     print(f"{device}, {layers} layers; measured (us, whole-GPU): "
           + ", ".join(f"{'/'.join(k)} {v:.0f}" for k, v in sorted(gemm_us.items()))
