@@ -89,6 +89,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   work.precision = job.precision;
   work.parallelism = job.parallelism;
   work.recompute = job.recompute;
+  work.deferred_weight_gradients = job.deferred_weight_gradients;
   work.tp_comm_overlap = job.tp_comm_overlap;
   work.cp_all_gather = job.cp_comm_type == TrainingJob::CpCommType::all_gather;
 
@@ -146,9 +147,9 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
       if (op.model_flops) stage.model_flops += op.flops;
       stage.activation_bytes += saved_activation_bytes(op, job, scenario.model.hidden);
       // Parameters are the weight-gradient GEMMs' outputs: dW[K x N] (per expert group).
-      if (op.phase == Phase::backward_weight && op.kind == OpKind::gemm)
+      if (op.weight_gradient && op.kind == OpKind::gemm)
         stage.dense_params += static_cast<double>(op.gemm.m) * static_cast<double>(op.gemm.n);
-      if (op.phase == Phase::backward_weight && op.kind == OpKind::grouped_gemm)
+      if (op.weight_gradient && op.kind == OpKind::grouped_gemm)
         stage.expert_params +=
             static_cast<double>(op.gemm.m) * static_cast<double>(op.gemm.n) * static_cast<double>(op.gemm.groups);
     }

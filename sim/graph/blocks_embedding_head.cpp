@@ -36,6 +36,7 @@ Value add_lookup(GraphBuilder& builder, const Site& site) {
   dw.bytes_read = elements * kBf16Bytes + rows * kTokenIdBytes + elements * kFp32Bytes;
   dw.bytes_written = elements * kFp32Bytes;
   backward.dw = dw;
+  backward.high_precision_module = true;  // V3 §3.3: the embedding stays out of FP8
   return builder.add(site, std::move(forward), std::move(backward), {});
 }
 
@@ -51,6 +52,7 @@ void add_head_and_loss(GraphBuilder& builder, const Site& site, const char* norm
   x = add_tensor_parallel_all_gather(builder, site, (std::string(gemm_name) + "_gather").c_str(), tokens,
                                      model.hidden, x);
   Value y = add_linear(builder, site, gemm_name, tokens, model.hidden, vocab, DataType::bf16, x);
+  builder.mark_high_precision_module(y);
 
   Op loss;
   loss.name = "loss";

@@ -72,6 +72,7 @@ Value build_moe(GraphBuilder& builder, const Site& site, Value input) {
   Value x = add_norm(builder, site, "norm", tokens, hidden, input);
   // The gate stays in BF16 with the other routing math (V3 §3.3: gating modules kept in higher precision).
   Value logits = add_linear(builder, site, "gate", tokens, hidden, m.routed_experts, DataType::bf16, x);
+  builder.mark_high_precision_module(logits);
 
   Op router;
   router.name = "router";

@@ -68,6 +68,12 @@ Value GraphBuilder::add(const Site& site, Op op, Backward backward, const std::v
   return vertex;
 }
 
+void GraphBuilder::mark_high_precision_module(Value forward) {
+  if (!forward || *forward >= forward_.size())
+    throw std::logic_error("op graph: only a forward op can be marked as a high-precision module");
+  forward_[*forward].backward.high_precision_module = true;
+}
+
 // Whether `to` depends on `from`. Every edge goes from an older vertex to a newer one (vertices are created in
 // topological order), so the backward search from `to` never needs to look at vertices older than `from`.
 bool GraphBuilder::reaches(OpVertex from, OpVertex to) const {
@@ -208,7 +214,16 @@ OpGraph GraphBuilder::finish() {
       }
       dx_[v] = add_vertex(derived(*info.backward.dx, Phase::backward_input, ".dx"), dx_waits);
     }
-    if (info.backward.dw) add_vertex(derived(*info.backward.dw, Phase::backward_weight, ".dw"), waits);
+    if (info.backward.dw) {
+      // A module kept in higher precision computes its weight gradient with its input gradient where the scenario
+      // says so (DeferredWeightGradients in sim/spec/jobs.hpp); every other weight gradient is W work.
+      const bool with_input_gradient =
+          info.backward.high_precision_module &&
+          work_.deferred_weight_gradients == DeferredWeightGradients::except_high_precision;
+      Op dw = derived(*info.backward.dw, with_input_gradient ? Phase::backward_input : Phase::backward_weight, ".dw");
+      dw.weight_gradient = true;
+      add_vertex(std::move(dw), waits);
+    }
   }
   return std::move(graph_);
 }

@@ -39,6 +39,9 @@ struct Backward {
   // Extra backward-input work that is forward work done again (FlashAttention's backward recomputes the scores),
   // executed just before `dx`, model_flops = false.
   std::optional<Op> dx_recompute;
+  // A module DeepSeek-V3 keeps in higher precision whatever the training precision (V3 §3.3: the embedding, the
+  // output head, the MoE gate): with DeferredWeightGradients::except_high_precision its `dw` is backward-input work.
+  bool high_precision_module = false;
 };
 
 class GraphBuilder {
@@ -62,6 +65,9 @@ class GraphBuilder {
   // `inputs` carry a gradient back; `non_differentiable` inputs are data dependencies only (routing indices).
   Value add(const Site& site, Op op, Backward backward, const std::vector<Value>& inputs,
             const std::vector<Value>& non_differentiable = {});
+  // Marks the forward op `forward` (a linear layer added by add_linear) as a module kept in higher precision
+  // (Backward::high_precision_module).
+  void mark_high_precision_module(Value forward);
 
   // Adds the backward vertices and returns the graph; the builder is spent afterwards.
   OpGraph finish();

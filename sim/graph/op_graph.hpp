@@ -70,6 +70,9 @@ struct Op {
   GemmShape gemm;                   // gemm / grouped_gemm
   AttentionShape attention;         // attention
   bool model_flops = true;          // counts towards MFU (false for recomputation)
+  // A weight gradient (".dw"): its output is a parameter's gradient. Usually backward_weight work; a module kept
+  // in higher precision may compute it in backward_input (DeferredWeightGradients in sim/spec/jobs.hpp).
+  bool weight_gradient = false;
   // FP8 GEMMs only: HBM bytes of the separate cast kernels that bring this GEMM's operands to FP8 with their
   // scales (V3 §3.5.2: the BF16 output of the previous op is read back from HBM, quantised and written as FP8, only
   // to be read again by the GEMM; for the weight gradient the cached 1x128 FP8 activation is read, transposed and
@@ -108,6 +111,7 @@ struct MicroBatchWork {
   Precision precision = Precision::fp8;  // GEMM precision; attention core, norms and the head stay BF16
   ParallelPlan parallelism;               // tp shards heads and FFN; ep sets experts per GPU and dispatch volume
   Recompute recompute = Recompute::none;
+  DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;  // TrainingJob's
   bool tp_comm_overlap = false;           // TrainingJob::tp_comm_overlap
   bool cp_all_gather = false;             // TrainingJob::cp_comm_type == all_gather
 };

@@ -19,6 +19,10 @@ const char* precision_name(Precision precision) {
   return "bf16";
 }
 
+const char* deferred_weight_gradients_name(DeferredWeightGradients deferred) {
+  return deferred == DeferredWeightGradients::all ? "all" : "except_high_precision";
+}
+
 // The phase keys `breakdown_s` and each `breakdown_by_device_s` entry share, in the contract's order.
 JsonWriter& write_phase_keys(JsonWriter& json, const PhaseTotals& phases) {
   return json.number("forward_chunk", phases.forward_s)
@@ -96,6 +100,7 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.string("schedule", job.schedule);
   json.string("precision", precision_name(job.precision));
   json.integer("gemm_sms", gemm_sm_count(scenario));
+  json.string("deferred_weight_gradients", deferred_weight_gradients_name(job.deferred_weight_gradients));
   json.begin_object("memory_breakdown_bytes")
       .number("weights", e.memory.weights_bytes)
       .number("gradients", e.memory.gradients_bytes)
@@ -152,6 +157,8 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
   if (job.tp_comm_overlap) schedule += ", TP overlap";
   if (const auto gemm_sms = gemm_sm_count(scenario); gemm_sms < scenario.cluster.gpu.sm_count)
     schedule += ", GEMMs on " + std::to_string(gemm_sms) + " SMs";
+  if (job.deferred_weight_gradients == DeferredWeightGradients::except_high_precision)
+    schedule += ", BF16-module dW in B";
   add("  %s on %lld x %s: TP%lld PP%lld EP%lld DP%lld%s, ZeRO-%lld, %s, %s, %lld-token sequences\n",
       scenario.model.name.c_str(), static_cast<long long>(scenario.cluster.gpus), scenario.cluster.gpu.name.c_str(),
       static_cast<long long>(plan.tp), static_cast<long long>(plan.pp), static_cast<long long>(plan.ep),

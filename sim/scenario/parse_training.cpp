@@ -127,6 +127,12 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
   if (job.gemm_sms > cluster.gpu.sm_count)
     m.fail("gemm_sms", "must be at most the " + cluster.gpu.name + "'s " + str(cluster.gpu.sm_count) +
                            " SMs (the SMs GEMM kernels are launched on); got " + str(job.gemm_sms));
+  job.deferred_weight_gradients =
+      m.get_or("deferred_weight_gradients", DeferredWeightGradients::all, [](const Value& value) {
+        return value.choice<DeferredWeightGradients>(
+            {{"all", DeferredWeightGradients::all},
+             {"except_high_precision", DeferredWeightGradients::except_high_precision}});
+      });
   job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});

@@ -13,6 +13,13 @@ namespace fleetsim {
 // H800, H200 datasheets) and the same 2-byte tensors; its loss scaling costs nothing measurable.
 enum class Precision { fp8, bf16, fp16 };
 enum class Recompute { none, selective, full };
+// Which weight gradients a schedule that splits the backward pass (zb1p, dualpipe, dualpipev) defers to its W
+// chunks. all: every weight's (the zero-bubble papers' rule). except_high_precision: all but those of the modules
+// DeepSeek-V3 keeps out of FP8 (V3 §3.3: the embedding, the output head, the MoE gate), which are computed with
+// their input gradient in the B chunk, as DeepSeek's framework does: its training trace (profile-data train.json)
+// runs the gate's weight-gradient GEMM right after its input-gradient GEMM in attn(B), on the same stream, while
+// every FP8 weight gradient sits in attn(W) / mlp(W). Schedules that do not split the backward are unaffected.
+enum class DeferredWeightGradients { all, except_high_precision };
 
 // Which parallel dimensions are neighbours in the global rank order, innermost first (Megatron-Core's RankGenerator
 // orders; sim/collective/rank_layout.hpp). tp_cp_ep_dp_pp is Megatron-Core's default; tp_cp_ep_pp_dp is its
@@ -71,6 +78,7 @@ struct TrainingJob {
   // DeepEP holds its SMs, if it left them free (gemm_sm_count in sim/analytic resolves it).
   static constexpr std::int64_t kGemmSmsFree = -1;
   std::int64_t gemm_sms = 0;
+  DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;
 };
 
 struct LengthDistribution {

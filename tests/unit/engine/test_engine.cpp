@@ -389,6 +389,44 @@ TEST(Engine, GemmsLaunchedOnFewerSmsAreSlowerAloneAndNoSlowerBesideDeepEp) {
   EXPECT_EQ(gemm_sm_count(load(kDefault, {"training.gemm_sms=all"})), 132);
 }
 
+TEST(Engine, HighPrecisionWeightGradientsLeaveDualPipesWChunksForItsBChunks) {
+  // training.deferred_weight_gradients: except_high_precision (the default scenario's) moves the BF16 head's,
+  // gate's and embedding's weight gradients from W to B chunk time, the same seconds on each side; nothing else
+  // changes per stage. On the last stage (model head + MTP head, 2 x 7.6 TFLOP of weight gradient) W loses most.
+  const Scenario kept = load(kDefault, {"engine.backend=analytic"});
+  const Scenario deferred = load(kDefault, {"engine.backend=analytic", "training.deferred_weight_gradients=all"});
+  ASSERT_EQ(kept.training->deferred_weight_gradients, DeferredWeightGradients::except_high_precision);
+  const auto with_b = run_training(kept, nullptr), with_w = run_training(deferred, nullptr);
+  for (std::size_t s = 0; s < with_b.stages.size(); ++s) {
+    const StageCost &b = with_b.stages[s], &w = with_w.stages[s];
+    const double moved = w.backward_weight_compute_s - b.backward_weight_compute_s;
+    EXPECT_GT(moved, 0) << s;  // every stage has a gate or the embedding
+    EXPECT_NEAR(b.backward_input_compute_s - w.backward_input_compute_s, moved, 1e-12) << s;
+    EXPECT_NEAR(w.backward_weight_gemm_s - b.backward_weight_gemm_s, b.backward_input_gemm_s - w.backward_input_gemm_s,
+                1e-12)
+        << s;
+    EXPECT_DOUBLE_EQ(b.forward_compute_s, w.forward_compute_s) << s;
+    EXPECT_DOUBLE_EQ(b.dense_params, w.dense_params) << s;  // the head and gate are still reduced over DP
+  }
+  const StageCost &last_b = with_b.stages.back(), &last_w = with_w.stages.back();
+  EXPECT_LT(last_b.backward_weight_compute_s, 0.6 * last_w.backward_weight_compute_s);
+  // The engine's phases: less W, more B on the first device, F and the overlapped pairs (B and W together) as they
+  // were; under 1F1B, which never splits the backward, the whole step is the same.
+  const auto engine_b = run_training(load(kDefault), nullptr).step.phases;
+  const auto engine_w = run_training(load(kDefault, {"training.deferred_weight_gradients=all"}), nullptr).step.phases;
+  EXPECT_LT(engine_b.backward_weight_s, engine_w.backward_weight_s - 0.1);
+  EXPECT_GT(engine_b.backward_input_s, engine_w.backward_input_s + 0.1);
+  EXPECT_DOUBLE_EQ(engine_b.forward_s, engine_w.forward_s);
+  EXPECT_NEAR(engine_b.overlapped_s, engine_w.overlapped_s, 1e-9);
+  const auto sequential = [&](const char* deferral) {
+    return run_training(load(kDefault, {"training.schedule=1f1b", "engine.backend=analytic",
+                                        std::string("training.deferred_weight_gradients=") + deferral}),
+                        nullptr)
+        .step.step_s;
+  };
+  EXPECT_NEAR(sequential("all"), sequential("except_high_precision"), 1e-9);
+}
+
 TEST(Engine, TensorParallelCollectivesCostWhatTheirRingsTakeUnlessOverlapped) {
   // Llama 405B, TP 8 on H100 NVLink (900 GB/s both ways, 80% achievable per direction: 360 GB/s): each forward
   // chunk of a stage pays 4 collectives per layer of 8,192 x 16,384 BF16 (268 MB), 7/8 of it over the ring.

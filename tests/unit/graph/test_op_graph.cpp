@@ -334,6 +334,43 @@ TEST(OpGraph, EmbeddingHeadAndMtp) {
   EXPECT_EQ(predecessors(graph, "MTP0.eh_proj.fwd"), eh_inputs);
 }
 
+// DeferredWeightGradients::except_high_precision: the BF16 modules' weight gradients (the embedding's scatter-add,
+// the output head's and the MoE gate's GEMMs) move into the backward-input phase, FLOP for FLOP; the FP8 linears'
+// stay W work. The total work of the stage does not change.
+TEST(OpGraph, HighPrecisionModulesKeepTheirWeightGradientWithTheInputGradient) {
+  const ModelSpec model = test::deepseek_v3();
+  StageSlice last = layers(60, 61);
+  last.has_head = true;
+  last.has_mtp = true;
+  MicroBatchWork deferred = work(64);
+  MicroBatchWork kept = deferred;
+  kept.deferred_weight_gradients = DeferredWeightGradients::except_high_precision;
+  const OpGraph all = build_training_graph(model, last, deferred);
+  const OpGraph split = build_training_graph(model, last, kept);
+  expect_dag(split);
+  for (const char* name : {"head.gemm.dw", "MTP0.head.dw", "L60.moe.gate.dw", "L61.moe.gate.dw", "MTP0.embed.dw"}) {
+    EXPECT_EQ(find(all, name).phase, Phase::backward_weight) << name;
+    EXPECT_EQ(find(split, name).phase, Phase::backward_input) << name;
+    EXPECT_TRUE(find(split, name).weight_gradient) << name;  // still a parameter's gradient (DP reduces it)
+  }
+  EXPECT_FALSE(find(split, "head.gemm.dx").weight_gradient);
+  for (const char* name : {"MTP0.eh_proj.dw", "L60.mla.q_up.dw", "L61.moe.experts_down.dw", "L60.moe.shared_down.dw"})
+    EXPECT_EQ(find(split, name).phase, Phase::backward_weight) << name;
+  // Head GEMM: 2 x 4,096 x 7,168 x 129,280 FLOPs, twice (the model's and the MTP module's); gate: 2 x 4,096 x
+  // 7,168 x 256 per MoE layer (60 and 61); the MTP module's embedding scatter-add: one add per element.
+  const double head = 2.0 * 4096 * 7168 * 129280, gate = 2.0 * 4096 * 7168 * 256, embedding = 4096.0 * 7168;
+  const double moved = 2 * head + 2 * gate + embedding;
+  EXPECT_NEAR(sum_ops(split, Phase::backward_input).flops - sum_ops(all, Phase::backward_input).flops, moved,
+              1e-9 * moved);
+  EXPECT_NEAR(sum_ops(all, Phase::backward_weight).flops - sum_ops(split, Phase::backward_weight).flops, moved,
+              1e-9 * moved);
+  EXPECT_DOUBLE_EQ(sum_ops(split).flops, sum_ops(all).flops);
+
+  StageSlice first = layers(0, 1);
+  first.has_embedding = true;
+  EXPECT_EQ(find(build_training_graph(model, first, kept), "embed.embed.dw").phase, Phase::backward_input);
+}
+
 // Sums model FLOPs over the graphs of every stage and compares them, per token, with the closed forms.
 double graph_flops_per_token(const ModelSpec& model, std::int64_t pp, const MicroBatchWork& w, bool with_mtp) {
   double flops = 0;
