@@ -1,28 +1,28 @@
 #include "engine/step_simulation.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
+#include <simgrid/s4u.hpp>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 
-#include <simgrid/s4u.hpp>
-
 #include "collective/rank_layout.hpp"
 #include "core/error.hpp"
 #include "cost/comm_model.hpp"
+#include "engine/gpu_variation.hpp"
 #include "schedule/schedule.hpp"
 #include "topology/topology.hpp"
 
@@ -75,6 +75,7 @@ struct StepInputs {
   int ep_group_replicas = 1;      // pipelines whose same-stage GPUs form one EP group (full mode)
   int slow_rank = -1;             // GPU that computes slow_factor times slower
   double slow_factor = 1;
+  std::vector<double> rank_time_factor;          // per simulated rank (engine.gpu_speed_spread); empty: all 1
   const topology::Topology* topology = nullptr;  // full mode: the platform is built from it
   std::int64_t ep = 1;
   std::int64_t gpus_per_node = 8;
@@ -163,7 +164,8 @@ void run_device(Simulation* sim, int replica, int device) {
   const int pp = program.devices;
   const int rank = replica * pp + device;
   DeviceRecord& rec = sim->records[static_cast<std::size_t>(rank)];
-  const double slow = rank == in.slow_rank ? in.slow_factor : 1.0;
+  const double slow = (rank == in.slow_rank ? in.slow_factor : 1.0) *
+                      (in.rank_time_factor.empty() ? 1.0 : in.rank_time_factor[static_cast<std::size_t>(rank)]);
   sg4::Host* nic_host = in.intranode_ep ? sim->gpu_nvlink[static_cast<std::size_t>(rank)]
                                         : sim->gpu[static_cast<std::size_t>(rank)];
   const int ep_group = replica / in.ep_group_replicas;
@@ -739,6 +741,15 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     if (engine_spec.slow_gpu_factor > 1) {
       in.slow_rank = 0;  // the first GPU of the (first) pipeline: its EP peers and its pipeline wait for it
       in.slow_factor = engine_spec.slow_gpu_factor;
+    }
+    if (engine_spec.gpu_speed_spread > 0) {
+      // Every GPU of the cluster gets its draw (the same for every request, so both steps see the same GPUs).
+      const int pp = in.program.devices;
+      const std::int64_t gpus = static_cast<std::int64_t>(pp) * plan.tp * plan.cp * plan.dp;
+      const bool symmetric = engine_spec.mode != "full";
+      in.rank_time_factor =
+          rank_time_factors(gpu_time_factors(scenario.seed, gpus, engine_spec.gpu_speed_spread), pp, in.replicas,
+                            symmetric ? 1 : static_cast<int>(plan.tp * plan.cp), symmetric);
     }
     all_inputs.push_back(std::move(in));
   }

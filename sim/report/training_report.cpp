@@ -117,6 +117,7 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
         .integer("activities", e.engine_activities)
         .number("expert_skew", scenario.engine.expert_skew)
         .number("slow_gpu_factor", scenario.engine.slow_gpu_factor)
+        .number("gpu_speed_spread", scenario.engine.gpu_speed_spread)
         .string("p2p", e.engine_p2p)
         .end_object();
   json.end_object();

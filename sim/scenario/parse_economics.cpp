@@ -47,6 +47,15 @@ EngineSpec parse_engine(const Map& m) {
   engine.expert_skew = m.get_or("expert_skew", engine.expert_skew, read::quantity(Dimension::count));
   engine.slow_gpu_factor = m.get_or("slow_gpu_factor", engine.slow_gpu_factor, read::positive(Dimension::count));
   if (engine.slow_gpu_factor < 1) m.fail("slow_gpu_factor", "must be >= 1 (1: no slow GPU)");
+  engine.gpu_speed_spread = m.get_or("gpu_speed_spread", engine.gpu_speed_spread, read::quantity(Dimension::count));
+  if (engine.gpu_speed_spread < 0 || engine.gpu_speed_spread >= 0.2)
+    m.fail("gpu_speed_spread",
+           "must be at least 0 and below 0.2 (the standard deviation of a GPU's compute time "
+           "over its SKU's mean, e.g. 0.02 for 2%; 0: identical GPUs)");
+  if (engine.gpu_speed_spread > 0 && engine.backend == "analytic")
+    m.fail("gpu_speed_spread",
+           "needs the event-driven engine, which times every GPU (engine.backend: simgrid); the "
+           "analytic backend has one timeline for all");
   engine.p2p = m.get_or("p2p", engine.p2p, [](const Value& v) { return v.one_of({"auto", "rendezvous", "buffered"}); });
   return engine;
 }

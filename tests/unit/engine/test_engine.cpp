@@ -9,12 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "engine/gpu_variation.hpp"
 #include "engine/step_simulation.hpp"
 #include "engine/training_run.hpp"
 #include "report/chrome_trace.hpp"
+#include "scenario/load.hpp"
 #include "schedule/schedule.hpp"
 #include "schedule/timeline.hpp"
-#include "scenario/load.hpp"
 
 namespace fleetsim {
 namespace {
@@ -502,6 +503,47 @@ TEST(Engine, ASlowGpuAndAnUnevenExpertLoadStretchTheStep) {
   EXPECT_GT(slow, base * 1.05);
   EXPECT_LT(slow, base * 1.25 + 1e-9);  // at most the slow factor on everything
   EXPECT_GT(skewed, base * 1.02);
+}
+
+TEST(Engine, GpuSpeedSpreadRunsEachGroupAtItsSlowestGpuAndSymmetryAgreesWithFullMode) {
+  // engine.gpu_speed_spread: every GPU draws its speed from the seed; a lock-stepped group waits for its slowest.
+  // Symmetric mode runs each pipeline position at the slowest of its GPUs; full mode simulates every GPU with its
+  // own draw and lets the EP barriers and pipelines propagate it. They agree within 1% on both kinds of plan.
+  const std::vector<std::string> moe{"model.layers=31", "cluster.gpus=256", "training.parallelism.dp=16",
+                                     "training.parallelism.ep=16", "training.global_batch=512"};
+  const std::vector<std::string> dense{"model.layers=16",           "cluster.gpus=256",
+                                       "training.parallelism.pp=4", "training.parallelism.dp=8",
+                                       "training.virtual_stages=2", "training.global_batch=64"};
+  for (const auto& [path, plan] : {std::pair{kDefault, moe}, std::pair{kLlama, dense}}) {
+    auto with = [&, &plan = plan, &path = path](std::vector<std::string> extra) {
+      std::vector<std::string> overrides = plan;
+      overrides.insert(overrides.end(), extra.begin(), extra.end());
+      return run_training(load(path, overrides), nullptr).step.step_s;
+    };
+    const double identical = with({});
+    const double symmetric = with({"engine.gpu_speed_spread=0.02"});
+    const double full = with({"engine.gpu_speed_spread=0.02", "engine.mode=full"});
+    EXPECT_GT(symmetric, identical * 1.02) << path;  // the slowest of 16 or 64 GPUs: 1.8 to 2.4 spreads
+    EXPECT_LT(symmetric, identical * 1.1) << path;  // no GPU is more than 5 spreads slow
+    EXPECT_NEAR(full / symmetric, 1.0, 0.01) << path;
+    EXPECT_DOUBLE_EQ(with({"engine.gpu_speed_spread=0"}), identical) << path;
+  }
+  // The seed picks the GPUs: the same seed, the same step; another seed, another draw.
+  const auto step = [](const std::vector<std::string>& overrides) {
+    return run_training(load(kDefault, overrides), nullptr).step.step_s;
+  };
+  const double seeded = step({"engine.gpu_speed_spread=0.01"});
+  EXPECT_DOUBLE_EQ(step({"engine.gpu_speed_spread=0.01"}), seeded);
+  EXPECT_NE(step({"engine.gpu_speed_spread=0.01", "seed=2"}), seeded);
+  // 2,048 GPUs: each position runs at the slowest of its 128 GPUs, about 2.6 spreads (compute only: the all-to-all
+  // and the DP collectives do not scale), and a wider spread costs more.
+  const double base = step({});
+  const double expected = 0.01 * expected_max_standard_normal(128);
+  EXPECT_GT(seeded / base - 1, 0.6 * expected);
+  EXPECT_LT(seeded / base - 1, 1.1 * expected);
+  EXPECT_GT(step({"engine.gpu_speed_spread=0.02"}), seeded);
+  // The analytic backend has one timeline for every GPU: asking it for a spread is an input error, not ignored.
+  EXPECT_THROW(load(kDefault, {"engine.backend=analytic", "engine.gpu_speed_spread=0.01"}), InputError);
 }
 
 TEST(Engine, TraceHasComputeAndCommunicationTracksForEveryGpuOfThePipeline) {
