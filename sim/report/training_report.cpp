@@ -160,6 +160,11 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
     schedule += ", GEMMs on " + std::to_string(gemm_sms) + " SMs";
   if (job.deferred_weight_gradients == DeferredWeightGradients::except_high_precision)
     schedule += ", BF16-module dW in B";
+  if (scenario.engine.gpu_speed_spread > 0) {
+    char spread[48];
+    std::snprintf(spread, sizeof spread, ", GPU speed spread %.3g%%", 100 * scenario.engine.gpu_speed_spread);
+    schedule += spread;
+  }
   add("  %s on %lld x %s: TP%lld PP%lld EP%lld DP%lld%s, ZeRO-%lld, %s, %s, %lld-token sequences\n",
       scenario.model.name.c_str(), static_cast<long long>(scenario.cluster.gpus), scenario.cluster.gpu.name.c_str(),
       static_cast<long long>(plan.tp), static_cast<long long>(plan.pp), static_cast<long long>(plan.ep),
