@@ -1,23 +1,24 @@
 #include "engine/step_simulation.hpp"
 
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <map>
-#include <memory>
 #include <set>
-#include <simgrid/s4u.hpp>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include <simgrid/s4u.hpp>
 
 #include "collective/rank_layout.hpp"
 #include "core/error.hpp"
