@@ -179,6 +179,19 @@ for family in gemm moe attention elementwise; do
   elif [ $rc -ne 0 ]; then tail -5 "$LOGS/bench-$family.log"; FAILED+=("bench-$family"); fi
 done
 GEMM_IMPL="$(sed -n 's/^FP8 GEMM implementation for timing: //p' "$LOGS/bench-gemm.log" 2>/dev/null | head -1)"
+# SM share: the layer's kernels on every SM and beside 20 held SMs (DeepEP's share, V3 3.2.2). A check of the
+# simulator's SMs / (SMs - held) stretch, not a table it reads yet, so a failure here does not fail the run.
+log "SM share"
+SHARE_IMPL=()
+case "$GEMM_IMPL" in wgmma|mma_sync) SHARE_IMPL=(--gemm-impl "$GEMM_IMPL") ;; esac
+if run_step "SM share" 120 "$BIN" sm-share --out "$TMP/sm_share.csv" --sms 20 "${SHARE_IMPL[@]}" "${SEED_ARGS[@]}" \
+    >"$LOGS/sm-share.log" 2>&1; then
+  grep '^sm-share' "$LOGS/sm-share.log" | sed 's/^/    /'
+else
+  log "SM share failed (not fatal; logs/sm-share.log)"
+  tail -5 "$LOGS/sm-share.log" | sed 's/^/    /'
+  rm -f "$TMP/sm_share.csv"
+fi
 if [ -x "$BUILD_DIR/fleetsim-nccl-sweep" ]; then
   log "NCCL sweep"
   NCCL_SPACE="$ROOT/calibration/spaces/collectives.yaml"
@@ -264,6 +277,7 @@ HBM="$(ceil hbm_gbps)"; FP8="$(ceil fp8_tflops)"; BF16="$(ceil bf16_tflops)"
     echo "elementwise best GB/s (target >= 80% of HBM copy):"
     awk -F, -v hbm="$HBM" 'NR>1 {if ($7>b[$1]) b[$1]=$7} END {for (k in b) printf "  %-14s %8.0f GB/s = %3.0f%%\n", k, b[k], 100*b[k]/hbm}' "$TMP/elementwise.csv" | sort
   fi
+  [ -f "$TMP/sm_share.csv" ] && awk -F, 'NR>1 {printf "SM share: %-22s %-16s x%.3f beside %d held SMs (SMs ratio x%.3f)\n", $1, $2, $7, $4, $8}' "$TMP/sm_share.csv"
   [ -f "$TMP/collectives.csv" ] && awk -F, 'NR>1 {if ($5>b[$1]) b[$1]=$5} END {for (k in b) printf "NCCL %-15s best algbw %.1f GB/s\n", k, b[k]}' "$TMP/collectives.csv" | sort
   sed 's/^/fit: /' "$TMP/fit.txt"
   [ ${#FAILED[@]} -gt 0 ] && echo "FAILED steps: ${FAILED[*]}"

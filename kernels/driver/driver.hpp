@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/csv.hpp"
+#include "common/cuda_util.hpp"
 #include "common/power.hpp"
 #include "common/space.hpp"
 #include "common/timing.hpp"
@@ -57,6 +58,20 @@ void bench_gemm(Context& ctx);
 void bench_moe(Context& ctx);
 void bench_attention(Context& ctx);
 void bench_elementwise(Context& ctx);
+
+// Device operands of one timed FP8 GEMM shape: rotating copies of A, its scales and D (and B when it is small
+// enough to need rotating too: every set gets its own B), enough to exceed the L2 together.
+struct Fp8Sets {
+  std::vector<DeviceBuffer> a, sfa, b, sfb, d;
+  DeviceBuffer idx, mask;
+  std::vector<Fp8GemmArgs> args;
+};
+Fp8Sets make_fp8_sets(Context& ctx, GemmLayout layout, int groups, int m, int n, int k);
+
+// SM share: each kernel timed on the whole GPU and again while `sms` SMs are held busy (common/sm90_sm_hold.hpp),
+// as DeepEP holds 20 during DualPipe's overlapped chunks; rows appended to `table` (header kSmShareHeader).
+inline constexpr const char* kSmShareHeader = "kernel,shape,sms,sms_held,time_us,time_held_us,ratio,sm_ratio";
+void measure_sm_share(Context& ctx, int sms, CsvTable& table);
 
 // Ceilings: device-to-device copy bandwidth and large BF16 / FP8 GEMM rates (cuBLASLt), on random data.
 struct Ceilings {

@@ -223,16 +223,6 @@ Fp8GemmImpl select_gemm_impl(Context& ctx) {
   return wgmma_ok ? Fp8GemmImpl::kWgmma : Fp8GemmImpl::kMmaSync;
 }
 
-namespace {
-
-// Device operands of one timed FP8 GEMM shape: `sets` rotating copies of A, its scales and D (and B when it is
-// small enough to need rotating too: every set gets its own B).
-struct Fp8Sets {
-  std::vector<DeviceBuffer> a, sfa, b, sfb, d;
-  DeviceBuffer idx, mask;
-  std::vector<Fp8GemmArgs> args;
-};
-
 Fp8Sets make_fp8_sets(Context& ctx, GemmLayout layout, int groups, int m, int n, int k) {
   Fp8Sets s;
   const int a_rows = layout == GemmLayout::kGroupedMasked ? groups * m : m;
@@ -276,6 +266,8 @@ Fp8Sets make_fp8_sets(Context& ctx, GemmLayout layout, int groups, int m, int n,
   }
   return s;
 }
+
+namespace {
 
 std::size_t unwritten_bf16(const std::vector<DeviceBuffer>& outputs) {
   std::size_t n = 0;

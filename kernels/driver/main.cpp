@@ -5,6 +5,8 @@
 //   fleetsim-kernels bench    --out DIR [--space DIR_OR_FILE] [--only FAMILIES] [--quick] [--min-ms MS]
 //                             [--gemm-impl auto|wgmma|mma_sync] [--seed N]
 //   fleetsim-kernels ceilings [--out FILE]
+//   fleetsim-kernels sm-share --out FILE [--sms N] [--gemm-impl auto|wgmma|mma_sync] [--min-ms MS] [--seed N]
+//                             (kernels timed on every SM, then while N SMs are held busy; N defaults to DeepEP's 20)
 //
 // FAMILIES: a comma-separated subset of gemm,moe,attention,elementwise (default: all).
 // Exit codes: 0 success; 1 a check failed or an error occurred; 2 bad usage; 77 no CUDA device (a skip).
@@ -39,7 +41,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: fleetsim-kernels info | check [--only F] [--quick] [--seed N] [--gemm-impl wgmma|mma_sync] |\n"
                "       bench --out DIR [--space PATH] [--only F] [--quick] [--min-ms MS] [--gemm-impl auto|wgmma|mma_sync]"
-               " [--seed N] | ceilings [--out FILE]\n"
+               " [--seed N] | ceilings [--out FILE] |\n"
+               "       sm-share --out FILE [--sms N] [--gemm-impl auto|wgmma|mma_sync] [--min-ms MS] [--seed N]\n"
                "F: comma-separated subset of gemm,moe,attention,elementwise\n");
   return 2;
 }
@@ -68,12 +71,15 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") flags.insert(a);
-    else if ((a == "--only" || a == "--out" || a == "--space" || a == "--min-ms" || a == "--gemm-impl" || a == "--seed") &&
+    else if ((a == "--only" || a == "--out" || a == "--space" || a == "--min-ms" || a == "--gemm-impl" || a == "--seed" ||
+              a == "--sms") &&
              i + 1 < argc)
       opt[a] = argv[++i];
     else return usage();
   }
-  if (command != "info" && command != "check" && command != "bench" && command != "ceilings") return usage();
+  if (command != "info" && command != "check" && command != "bench" && command != "ceilings" && command != "sm-share")
+    return usage();
+  if (command == "sm-share" && !opt.count("--out")) return usage();
 
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
@@ -116,6 +122,20 @@ int main(int argc, char** argv) {
         out << y.str();
         if (!out) throw std::runtime_error("cannot write " + opt["--out"]);
       }
+      return 0;
+    }
+
+    if (command == "sm-share") {
+      // DeepEP's 20 SMs (V3 §3.2.2) unless told otherwise.
+      const int sms = opt.count("--sms") ? std::stoi(opt["--sms"]) : 20;
+      if (sms <= 0 || sms >= ctx.prop.multiProcessorCount) return usage();
+      const std::string impl = opt.count("--gemm-impl") ? opt["--gemm-impl"] : "auto";
+      if (impl == "wgmma") ctx.gemm_impl = fk::Fp8GemmImpl::kWgmma;
+      else if (impl == "mma_sync") ctx.gemm_impl = fk::Fp8GemmImpl::kMmaSync;
+      else if (impl == "auto") ctx.gemm_impl = fk::select_gemm_impl(ctx);
+      else return usage();
+      fk::CsvTable table(opt["--out"], fk::kSmShareHeader);
+      fk::measure_sm_share(ctx, sms, table);
       return 0;
     }
 
