@@ -5,6 +5,8 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "spec/jobs.hpp"
+
 namespace fleetsim {
 namespace {
 
@@ -26,13 +28,14 @@ class SplitMix64 {
 };
 
 // |z| clamp: a GPU more than 5 spreads off its SKU's mean is a fault, not spread (one in 3.5 million GPUs would be).
-constexpr double kMaxSpreads = 5;
+// The largest spread the scenario accepts keeps 1 - spread x 5 above 0.
+constexpr double kMaxSpreads = 1.0 / EngineSpec::kMaxGpuSpeedSpread;
 
 }  // namespace
 
 std::vector<double> gpu_time_factors(std::uint64_t seed, std::int64_t gpus, double spread) {
-  if (gpus < 0 || spread < 0 || spread * kMaxSpreads >= 1)
-    throw std::invalid_argument("gpu_time_factors: needs gpus >= 0 and 0 <= spread < 0.2");
+  if (gpus < 0 || spread < 0 || spread >= EngineSpec::kMaxGpuSpeedSpread)
+    throw std::invalid_argument("gpu_time_factors: needs gpus >= 0 and 0 <= spread < EngineSpec::kMaxGpuSpeedSpread");
   std::vector<double> factors(static_cast<std::size_t>(gpus), 1.0);
   if (spread == 0) return factors;
   SplitMix64 random(seed);

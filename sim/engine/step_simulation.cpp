@@ -74,9 +74,8 @@ struct StepInputs {
   bool rendezvous = true;         // EngineSpec::p2p: sends wait for their receiver (else buffered)
   int replicas = 1;               // pipelines simulated (full mode: every rank of a stage, tp x cp x dp)
   int ep_group_replicas = 1;      // pipelines whose same-stage GPUs form one EP group (full mode)
-  int slow_rank = -1;             // GPU that computes slow_factor times slower
-  double slow_factor = 1;
-  std::vector<double> rank_time_factor;          // per simulated rank (engine.gpu_speed_spread); empty: all 1
+  // How many times slower each simulated rank computes (engine.gpu_speed_spread and slow_gpu_factor); empty: 1.
+  std::vector<double> rank_time_factor;
   const topology::Topology* topology = nullptr;  // full mode: the platform is built from it
   std::int64_t ep = 1;
   std::int64_t gpus_per_node = 8;
@@ -165,8 +164,7 @@ void run_device(Simulation* sim, int replica, int device) {
   const int pp = program.devices;
   const int rank = replica * pp + device;
   DeviceRecord& rec = sim->records[static_cast<std::size_t>(rank)];
-  const double slow = (rank == in.slow_rank ? in.slow_factor : 1.0) *
-                      (in.rank_time_factor.empty() ? 1.0 : in.rank_time_factor[static_cast<std::size_t>(rank)]);
+  const double slow = in.rank_time_factor.empty() ? 1.0 : in.rank_time_factor[static_cast<std::size_t>(rank)];
   sg4::Host* nic_host = in.intranode_ep ? sim->gpu_nvlink[static_cast<std::size_t>(rank)]
                                         : sim->gpu[static_cast<std::size_t>(rank)];
   const int ep_group = replica / in.ep_group_replicas;
@@ -739,11 +737,7 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
       in.ep_group_replicas = static_cast<int>(std::max<std::int64_t>(1, plan.ep));
       if (in.replicas % in.ep_group_replicas != 0) in.ep_group_replicas = in.replicas;
     }
-    if (engine_spec.slow_gpu_factor > 1) {
-      in.slow_rank = 0;  // the first GPU of the (first) pipeline: its EP peers and its pipeline wait for it
-      in.slow_factor = engine_spec.slow_gpu_factor;
-    }
-    if (engine_spec.gpu_speed_spread > 0) {
+    if (engine_spec.gpu_speed_spread > 0 || engine_spec.slow_gpu_factor > 1) {
       // Every GPU of the cluster gets its draw (the same for every request, so both steps see the same GPUs).
       const int pp = in.program.devices;
       const std::int64_t gpus = static_cast<std::int64_t>(pp) * plan.tp * plan.cp * plan.dp;
@@ -751,6 +745,8 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
       in.rank_time_factor =
           rank_time_factors(gpu_time_factors(scenario.seed, gpus, engine_spec.gpu_speed_spread), pp, in.replicas,
                             symmetric ? 1 : static_cast<int>(plan.tp * plan.cp), symmetric);
+      // The slow GPU is the first of the (first) pipeline: its EP peers and its pipeline wait for it.
+      in.rank_time_factor.front() *= engine_spec.slow_gpu_factor;
     }
     all_inputs.push_back(std::move(in));
   }

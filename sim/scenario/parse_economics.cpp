@@ -1,4 +1,6 @@
 // `cost:`, `reliability:` and `engine:` — the money and failure assumptions, and how a step is simulated.
+#include <sstream>
+
 #include "scenario/sections.hpp"
 
 namespace fleetsim::scenario {
@@ -48,10 +50,11 @@ EngineSpec parse_engine(const Map& m) {
   engine.slow_gpu_factor = m.get_or("slow_gpu_factor", engine.slow_gpu_factor, read::positive(Dimension::count));
   if (engine.slow_gpu_factor < 1) m.fail("slow_gpu_factor", "must be >= 1 (1: no slow GPU)");
   engine.gpu_speed_spread = m.get_or("gpu_speed_spread", engine.gpu_speed_spread, read::quantity(Dimension::count));
-  if (engine.gpu_speed_spread < 0 || engine.gpu_speed_spread >= 0.2)
-    m.fail("gpu_speed_spread",
-           "must be at least 0 and below 0.2 (the standard deviation of a GPU's compute time "
-           "over its SKU's mean, e.g. 0.02 for 2%; 0: identical GPUs)");
+  if (engine.gpu_speed_spread < 0 || engine.gpu_speed_spread >= EngineSpec::kMaxGpuSpeedSpread)
+    m.fail("gpu_speed_spread", "must be at least 0 and below " +
+                                   (std::ostringstream() << EngineSpec::kMaxGpuSpeedSpread).str() +
+                                   " (the standard deviation of a GPU's compute time "
+                                   "over its SKU's mean, e.g. 0.02 for 2%; 0: identical GPUs)");
   if (engine.gpu_speed_spread > 0 && engine.backend == "analytic")
     m.fail("gpu_speed_spread",
            "needs the event-driven engine, which times every GPU (engine.backend: simgrid); the "

@@ -131,7 +131,9 @@ struct EngineSpec {
   double expert_skew = 0;           // load of the busiest expert over the mean, minus 1 (0: balanced, V3 §2.1.2)
   double slow_gpu_factor = 1;       // one GPU computes this many times slower (1: none)
   // Static per-GPU speed variation: each GPU computes 1 + spread x z times slower, z a standard normal drawn per
-  // GPU from the scenario's seed (sim/engine/gpu_variation.hpp). 0: identical GPUs.
+  // GPU from the scenario's seed (sim/engine/gpu_variation.hpp). 0: identical GPUs. Below kMaxGpuSpeedSpread: the
+  // draws are clamped at 1 / kMaxGpuSpeedSpread = 5 spreads, so that no GPU computes in no time.
+  static constexpr double kMaxGpuSpeedSpread = 0.2;
   double gpu_speed_spread = 0;
   // Pipeline send/receive semantics. rendezvous: as Megatron-LM and DualPipe's reference implementation run them
   // (torch.distributed.batch_isend_irecv, then wait): before each chunk a GPU posts that chunk's receives and waits
