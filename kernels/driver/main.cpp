@@ -56,6 +56,16 @@ std::set<std::string> split_families(const std::string& s) {
   return out;
 }
 
+// Sets ctx.gemm_impl, the FP8 GEMM implementation timed, from --gemm-impl (auto: wgmma if it passes a quick
+// check). False for an unknown value.
+bool choose_gemm_impl(fk::Context& ctx, const std::string& impl) {
+  if (impl == "wgmma") ctx.gemm_impl = fk::Fp8GemmImpl::kWgmma;
+  else if (impl == "mma_sync") ctx.gemm_impl = fk::Fp8GemmImpl::kMmaSync;
+  else if (impl == "auto") ctx.gemm_impl = fk::select_gemm_impl(ctx);
+  else return false;
+  return true;
+}
+
 bool is_dir(const std::string& p) {
   struct stat st{};
   return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -129,11 +139,7 @@ int main(int argc, char** argv) {
       // DeepEP's 20 SMs (V3 §3.2.2) unless told otherwise.
       const int sms = opt.count("--sms") ? std::stoi(opt["--sms"]) : 20;
       if (sms <= 0 || sms >= ctx.prop.multiProcessorCount) return usage();
-      const std::string impl = opt.count("--gemm-impl") ? opt["--gemm-impl"] : "auto";
-      if (impl == "wgmma") ctx.gemm_impl = fk::Fp8GemmImpl::kWgmma;
-      else if (impl == "mma_sync") ctx.gemm_impl = fk::Fp8GemmImpl::kMmaSync;
-      else if (impl == "auto") ctx.gemm_impl = fk::select_gemm_impl(ctx);
-      else return usage();
+      if (!choose_gemm_impl(ctx, opt.count("--gemm-impl") ? opt["--gemm-impl"] : "auto")) return usage();
       fk::CsvTable table(opt["--out"], fk::kSmShareHeader);
       fk::measure_sm_share(ctx, sms, table);
       return 0;
@@ -180,10 +186,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       if (f == "gemm") {
         const std::string impl = opt.count("--gemm-impl") ? opt["--gemm-impl"] : "auto";
-        if (impl == "wgmma") ctx.gemm_impl = fk::Fp8GemmImpl::kWgmma;
-        else if (impl == "mma_sync") ctx.gemm_impl = fk::Fp8GemmImpl::kMmaSync;
-        else if (impl == "auto") ctx.gemm_impl = fk::select_gemm_impl(ctx);
-        else return usage();
+        if (!choose_gemm_impl(ctx, impl)) return usage();
         if (impl != "auto") std::printf("FP8 GEMM implementation for timing: %s (chosen by --gemm-impl)\n", impl.c_str());
         fk::bench_gemm(ctx);
       }
