@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "analytic/training_estimate.hpp"
+#include "cost/expert_load.hpp"
 #include "cost/roofline.hpp"
 
 namespace fleetsim {
@@ -94,6 +95,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   work.cp_all_gather = job.cp_comm_type == TrainingJob::CpCommType::all_gather;
 
   const double gemm_stretch = gemm_sm_stretch(scenario);
+  const double routed_load = busiest_gpu_expert_load(scenario);
   std::vector<StageCost> stages;
   for (const auto& slice : split_into_stages(scenario.model, stage_count)) {
     StageCost stage;
@@ -118,29 +120,29 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
         const double exchange = comm.context_parallel_seconds(op);
         cost.seconds = op.overlapped ? std::max(cost.seconds, exchange) : cost.seconds + exchange;
       }
-      const bool expert = op.kind == OpKind::grouped_gemm;
       // A GEMM's own kernel runs on training.gemm_sms SMs; its FP8 casts, like every other kernel, on all of them.
       double gemm_s = 0;
-      if (expert || op.kind == OpKind::gemm) {
+      if (op.kind == OpKind::grouped_gemm || op.kind == OpKind::gemm) {
         gemm_s = (cost.seconds - cost.cast_seconds) * gemm_stretch;
         cost.seconds = gemm_s + cost.cast_seconds;
       }
+      if (visit) visit(stages.size(), op, cost);  // the kernel at the mean load, as a profile times it
+      if (works_on_routed_copies(op)) {
+        cost.seconds *= routed_load;
+        gemm_s *= routed_load;
+      }
       sources.add(cost);
-      if (visit) visit(stages.size(), op, cost);
       switch (op.phase) {
         case Phase::forward:
           stage.forward_compute_s += cost.seconds;
-          if (expert) stage.expert_forward_s += gemm_s;
           stage.forward_gemm_s += gemm_s;
           break;
         case Phase::backward_input:
           stage.backward_input_compute_s += cost.seconds;
-          if (expert) stage.expert_backward_input_s += gemm_s;
           stage.backward_input_gemm_s += gemm_s;
           break;
         case Phase::backward_weight:
           stage.backward_weight_compute_s += cost.seconds;
-          if (expert) stage.expert_backward_weight_s += gemm_s;
           stage.backward_weight_gemm_s += gemm_s;
           break;
       }
@@ -170,6 +172,24 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
     stages.push_back(stage);
   }
   return stages;
+}
+
+double busiest_gpu_expert_load(const Scenario& scenario) {
+  const double skew = 1.0 + scenario.engine.expert_skew;
+  if (scenario.model.kind != ModelKind::moe || !scenario.engine.routing_fluctuation) return skew;
+  const auto& job = *scenario.training;
+  const auto& plan = job.parallelism;
+  const auto& moe = scenario.model.moe;
+  RoutingShape shape;
+  shape.experts = moe.routed_experts;
+  shape.top_k = moe.top_k;
+  shape.groups = moe.groups;
+  shape.groups_per_token = moe.groups_per_token;
+  shape.gpus = plan.ep;
+  // Every GPU of the EP group routes its own tokens: its sequences' seq_len / cp, sharded over tp (GraphBuilder).
+  shape.tokens = static_cast<double>(plan.ep) * static_cast<double>(job.micro_batch) *
+                 static_cast<double>(job.seq_len / plan.cp) / static_cast<double>(plan.tp);
+  return skew * busiest_gpu_load_ratio(shape);
 }
 
 bool overlaps_expert_communication(const Scenario& scenario) {

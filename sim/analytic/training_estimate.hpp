@@ -26,9 +26,6 @@ struct StageCost {
   double backward_weight_compute_s = 0;
   double forward_comm_s = 0;   // MoE dispatch + combine of the forward pass
   double backward_comm_s = 0;  // their backward counterparts
-  double expert_forward_s = 0;          // the routed experts' grouped GEMM kernels (casts aside), part of the GEMM
-  double expert_backward_input_s = 0;   // time below: what an uneven expert load stretches (EngineSpec::expert_skew)
-  double expert_backward_weight_s = 0;
   double forward_gemm_s = 0;            // the GEMMs' and grouped GEMMs' part of the compute above, launched on
   double backward_input_gemm_s = 0;     // TrainingJob::gemm_sms SMs (ComputeStretch)
   double backward_weight_gemm_s = 0;
@@ -63,6 +60,12 @@ struct DeviceLoad {
 // The devices of one pipeline (pp of them) and what each carries.
 std::vector<DeviceLoad> device_loads(const PipelineSchedule& schedule, const std::vector<StageCost>& stages,
                                      std::int64_t pp);
+
+// The routed experts' work on the busiest GPU of an EP group over the mean GPU's, per MoE layer and micro-batch:
+// (1 + engine.expert_skew) x the busiest GPU's expected share of the routing (engine.routing_fluctuation,
+// sim/cost/expert_load.hpp). Every op that works on the routed copies (works_on_routed_copies) costs this many
+// times its profiled time at the mean load: each layer's combine waits for that GPU. 1 for a dense model.
+double busiest_gpu_expert_load(const Scenario& scenario);
 
 // Whether the schedule hides the MoE all-to-all behind another micro-batch's compute (DualPipe-style, EP > 1), and
 // how much longer the compute of such an overlapped chunk takes on the SMs DeepEP leaves free (1 when no overlap):

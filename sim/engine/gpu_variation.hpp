@@ -28,8 +28,4 @@ std::vector<double> gpu_time_factors(std::uint64_t seed, std::int64_t gpus, doub
 std::vector<double> rank_time_factors(const std::vector<double>& gpu_factors, int pp, int replicas, int group,
                                       bool symmetric);
 
-// E[max of n independent standard normals] (0 for n = 1, 1/sqrt(pi) for n = 2): how many spreads the slowest of
-// n GPUs is slower than the mean one. Numerical integration, accurate to 1e-9.
-double expected_max_standard_normal(std::int64_t n);
-
 }  // namespace fleetsim

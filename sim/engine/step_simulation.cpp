@@ -50,7 +50,6 @@ struct StepInputs {
   schedule::PipelineProgram program;
   bool overlap = false;           // DualPipe-style: all-to-all beside the compute of an F&B pair
   ComputeStretch overlap_slowdown;  // compute stretch while DeepEP holds its SMs
-  double expert_stretch = 1;      // 1 + expert_skew
   bool intranode_ep = false;
   bool has_all_to_all = false;
   double nic_bytes_per_s = 0;
@@ -81,14 +80,11 @@ struct StepInputs {
   std::int64_t gpus_per_node = 8;
 };
 
-// A chunk's compute and the GEMMs' part of it: {compute, gemm}. The busiest expert's extra load is GEMM time.
-std::pair<double, double> stage_compute(const StageCost& stage, schedule::ChunkKind kind, double expert_stretch) {
-  const double extra_f = stage.expert_forward_s * (expert_stretch - 1);
-  const double extra_b = stage.expert_backward_input_s * (expert_stretch - 1);
-  const double extra_w = stage.expert_backward_weight_s * (expert_stretch - 1);
-  const std::pair<double, double> f{stage.forward_compute_s + extra_f, stage.forward_gemm_s + extra_f};
-  const std::pair<double, double> b{stage.backward_input_compute_s + extra_b, stage.backward_input_gemm_s + extra_b};
-  const std::pair<double, double> w{stage.backward_weight_compute_s + extra_w, stage.backward_weight_gemm_s + extra_w};
+// A chunk's compute and the GEMMs' part of it: {compute, gemm}.
+std::pair<double, double> stage_compute(const StageCost& stage, schedule::ChunkKind kind) {
+  const std::pair<double, double> f{stage.forward_compute_s, stage.forward_gemm_s};
+  const std::pair<double, double> b{stage.backward_input_compute_s, stage.backward_input_gemm_s};
+  const std::pair<double, double> w{stage.backward_weight_compute_s, stage.backward_weight_gemm_s};
   switch (kind) {
     case schedule::ChunkKind::forward: return f;
     case schedule::ChunkKind::backward_input: return b;
@@ -318,11 +314,11 @@ void run_device(Simulation* sim, int replica, int device) {
     if (backward_mb >= 0 && backward_stage + 1 < program.stages)
       wait_for('B', backward_mb, backward_stage, backward_stage + 1);
 
-    auto [compute, gemm] = stage_compute(stage, chunk.kind, in.expert_stretch);
+    auto [compute, gemm] = stage_compute(stage, chunk.kind);
     double comm = stage_comm(stage, chunk.kind);
     if (chunk.kind == ChunkKind::forward_backward) {
       const auto& paired = stages[static_cast<std::size_t>(chunk.paired_stage)];
-      const auto [paired_compute, paired_gemm] = stage_compute(paired, ChunkKind::backward, in.expert_stretch);
+      const auto [paired_compute, paired_gemm] = stage_compute(paired, ChunkKind::backward);
       compute += paired_compute;
       gemm += paired_gemm;
       comm += paired.backward_comm_s;
@@ -690,7 +686,6 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     }
     in.overlap = overlaps_expert_communication(scenario);
     in.overlap_slowdown = overlapped_compute_stretch(scenario);
-    in.expert_stretch = 1.0 + engine_spec.expert_skew;
     in.intranode_ep = plan.ep <= scenario.cluster.gpus_per_node;
     in.has_all_to_all = plan.ep > 1;
     // The rate of the GPU's own NIC link on the simulated platform, which turns a collective's time into bytes on

@@ -42,6 +42,11 @@ std::optional<FfnActivation> ffn_activation_of(const Op& op) {
   return std::nullopt;
 }
 
+bool works_on_routed_copies(const Op& op) {
+  return op.kind == OpKind::grouped_gemm ||
+         (ffn_activation_of(op).has_value() && op.name.find(".experts_") != std::string::npos);
+}
+
 const char* to_string(OpKind kind) {
   switch (kind) {
     case OpKind::gemm: return "gemm";

@@ -163,6 +163,11 @@ bool recomputed_in_selective_mode(const Op& forward_op);
 // "shared_": "L3.moe.experts_swiglu.fwd", "L0.ffn.gelu.bwd"), or none for any other op.
 std::optional<FfnActivation> ffn_activation_of(const Op& op);
 
+// Whether this op's work is the token copies the GPU's routed experts receive, and so grows with the GPU's share
+// of the routing: the experts' grouped GEMMs (forward, input and weight gradients) and their activation
+// ("L3.moe.experts_swiglu.fwd").
+bool works_on_routed_copies(const Op& op);
+
 const char* to_string(OpKind kind);
 const char* to_string(Phase phase);
 const char* to_string(DataType dtype);  // fp8 | bf16 | fp32: the profile tables' dtype column

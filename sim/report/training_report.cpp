@@ -101,6 +101,7 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.string("precision", precision_name(job.precision));
   json.integer("gemm_sms", gemm_sm_count(scenario));
   json.string("deferred_weight_gradients", deferred_weight_gradients_name(job.deferred_weight_gradients));
+  json.number("busiest_gpu_expert_load", busiest_gpu_expert_load(scenario));
   json.begin_object("memory_breakdown_bytes")
       .number("weights", e.memory.weights_bytes)
       .number("gradients", e.memory.gradients_bytes)
@@ -116,6 +117,7 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
         .integer("simulated_gpus", e.engine_actors)
         .integer("activities", e.engine_activities)
         .number("expert_skew", scenario.engine.expert_skew)
+        .boolean("routing_fluctuation", scenario.engine.routing_fluctuation)
         .number("slow_gpu_factor", scenario.engine.slow_gpu_factor)
         .number("gpu_speed_spread", scenario.engine.gpu_speed_spread)
         .string("p2p", e.engine_p2p)
@@ -160,6 +162,11 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
     schedule += ", GEMMs on " + std::to_string(gemm_sms) + " SMs";
   if (job.deferred_weight_gradients == DeferredWeightGradients::except_high_precision)
     schedule += ", BF16-module dW in B";
+  if (const double load = busiest_gpu_expert_load(scenario); load != 1) {
+    char routed[64];
+    std::snprintf(routed, sizeof routed, ", busiest EP GPU's expert load x%.4f", load);
+    schedule += routed;
+  }
   if (scenario.engine.gpu_speed_spread > 0) {
     char spread[48];
     std::snprintf(spread, sizeof spread, ", GPU speed spread %.3g%%", 100 * scenario.engine.gpu_speed_spread);

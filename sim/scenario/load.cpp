@@ -55,7 +55,8 @@ Scenario parse_scenario(const Value& document, const std::string& path, const Lo
     result.reliability =
         scenario::parse_reliability(reliability->map({"gpu_mtbf_hours", "checkpoint_interval", "restart_overhead"}));
   if (const std::optional<Value> engine = m.find("engine")) {
-    const Map section = engine->map({"backend", "mode", "expert_skew", "slow_gpu_factor", "gpu_speed_spread", "p2p"});
+    const Map section = engine->map(
+        {"backend", "mode", "expert_skew", "routing_fluctuation", "slow_gpu_factor", "gpu_speed_spread", "p2p"});
     result.engine = scenario::parse_engine(section);
     // The engine checks p2p against the schedule; its error points here.
     if (const std::optional<Value> value = section.find("p2p")) result.key_locations[value->path()] = value->location();

@@ -47,6 +47,7 @@ EngineSpec parse_engine(const Map& m) {
   engine.backend = m.get_or("backend", engine.backend, [](const Value& v) { return v.one_of({"simgrid", "analytic"}); });
   engine.mode = m.get_or("mode", engine.mode, [](const Value& v) { return v.one_of({"symmetric", "full"}); });
   engine.expert_skew = m.get_or("expert_skew", engine.expert_skew, read::quantity(Dimension::count));
+  engine.routing_fluctuation = m.get_or("routing_fluctuation", engine.routing_fluctuation, read::boolean);
   engine.slow_gpu_factor = m.get_or("slow_gpu_factor", engine.slow_gpu_factor, read::positive(Dimension::count));
   if (engine.slow_gpu_factor < 1) m.fail("slow_gpu_factor", "must be >= 1 (1: no slow GPU)");
   engine.gpu_speed_spread = m.get_or("gpu_speed_spread", engine.gpu_speed_spread, read::quantity(Dimension::count));

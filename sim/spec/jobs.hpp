@@ -129,6 +129,10 @@ struct EngineSpec {
   std::string backend = "simgrid";  // simgrid: event-driven; analytic: the closed-form path sweeps use
   std::string mode = "symmetric";   // symmetric: one representative pipeline; full: every rank an actor
   double expert_skew = 0;           // load of the busiest expert over the mean, minus 1 (0: balanced, V3 §2.1.2)
+  // Per-micro-batch routing fluctuation: a router balanced in expectation still gives each GPU a random number of
+  // token copies; each MoE layer waits for the EP group's busiest GPU (sim/cost/expert_load.hpp). true: the routed
+  // experts' work is that GPU's expected load (on top of expert_skew); false: every GPU gets the mean load.
+  bool routing_fluctuation = true;
   double slow_gpu_factor = 1;       // one GPU computes this many times slower (1: none)
   // Static per-GPU speed variation: each GPU computes 1 + spread x z times slower, z a standard normal drawn per
   // GPU from the scenario's seed (sim/engine/gpu_variation.hpp). 0: identical GPUs. Below kMaxGpuSpeedSpread: the

@@ -3,12 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "core/order_statistics.hpp"
 #include "engine/gpu_variation.hpp"
 #include "engine/step_simulation.hpp"
 #include "engine/training_run.hpp"
@@ -337,7 +339,8 @@ TEST(Engine, TheTraceProfileReplaysTheChunkPairItWasMadeFrom) {
   // that span and short of it: the span also holds two waits on DeepEP's combine (274 + 1,761 us), which the engine
   // times itself. (The replay is 1.1 ms above the span less those waits: weight-gradient GEMMs that ran on a second
   // stream beside other phases' GEMMs are costed one after the other.)
-  const Scenario scenario = load(kDefault);
+  // The trace was taken with balanced routing (every GPU the mean load), so the replay is too.
+  const Scenario scenario = load(kDefault, {"engine.routing_fluctuation=false"});
   ASSERT_EQ(scenario.cluster.profile, "h800-dsv3-trace");
   const auto estimate = run_training(scenario, nullptr);
   const auto& stage = estimate.stages.at(1);
@@ -503,6 +506,53 @@ TEST(Engine, ASlowGpuAndAnUnevenExpertLoadStretchTheStep) {
   EXPECT_GT(slow, base * 1.05);
   EXPECT_LT(slow, base * 1.25 + 1e-9);  // at most the slow factor on everything
   EXPECT_GT(skewed, base * 1.02);
+}
+
+TEST(Engine, RoutedExpertsCostTheBusiestGpusShareOfTheRouting) {
+  // engine.routing_fluctuation (on by default) and engine.expert_skew: every op on the copies the GPU's experts
+  // receive (grouped GEMMs, the experts' SwiGLU) costs (1 + skew) x the EP group's busiest GPU's expected share
+  // (sim/cost/expert_load) times its profiled cost at the mean load; nothing else changes. Both backends.
+  const Scenario balanced = load(kDefault, {"engine.backend=analytic", "engine.routing_fluctuation=false"});
+  const Scenario sampled = load(kDefault, {"engine.backend=analytic"});
+  const Scenario skewed = load(kDefault, {"engine.backend=analytic", "engine.expert_skew=0.5"});
+  const double ratio = busiest_gpu_expert_load(sampled);
+  EXPECT_NEAR(ratio, 1.01331, 1e-5);  // EP 64, one 4,096-token sequence per GPU: ExpertLoad.DeepSeekV3AtEp64ByHand
+  EXPECT_DOUBLE_EQ(busiest_gpu_expert_load(balanced), 1.0);
+  EXPECT_NEAR(busiest_gpu_expert_load(skewed), 1.5 * ratio, 1e-12);
+  EXPECT_DOUBLE_EQ(busiest_gpu_expert_load(load(kLlama)), 1.0);  // dense: nothing routed
+  // Two sequences per micro-batch halve the variance relative to the mean: the excess shrinks by sqrt(2).
+  EXPECT_NEAR(busiest_gpu_expert_load(load(kDefault, {"training.micro_batch=2"})) - 1, (ratio - 1) / std::sqrt(2.0),
+              1e-12);
+
+  // The routed ops' seconds per stage and phase at the mean load, as the op listing shows them.
+  const TrainingModels models(balanced);
+  CostSourceCounts sources;
+  std::vector<std::array<double, 3>> routed(16, {0.0, 0.0, 0.0});
+  cost_stages(balanced, models.kernels, models.comm, sources, [&](std::size_t stage, const Op& op, const OpCost& cost) {
+    if (works_on_routed_copies(op)) routed[stage][static_cast<std::size_t>(op.phase)] += cost.seconds;
+  });
+  const auto mean_load = run_training(balanced, nullptr), busiest = run_training(sampled, nullptr),
+             heavier = run_training(skewed, nullptr);
+  for (std::size_t s = 0; s < 16; ++s) {
+    const StageCost &m = mean_load.stages[s], &b = busiest.stages[s], &h = heavier.stages[s];
+    EXPECT_GT(routed[s][static_cast<std::size_t>(Phase::forward)], 0) << s;  // every stage has a MoE layer
+    EXPECT_NEAR(b.forward_compute_s - m.forward_compute_s,
+                (ratio - 1) * routed[s][static_cast<std::size_t>(Phase::forward)], 1e-12)
+        << s;
+    EXPECT_NEAR(b.backward_input_compute_s - m.backward_input_compute_s,
+                (ratio - 1) * routed[s][static_cast<std::size_t>(Phase::backward_input)], 1e-12)
+        << s;
+    EXPECT_NEAR(h.backward_weight_compute_s - m.backward_weight_compute_s,
+                (1.5 * ratio - 1) * routed[s][static_cast<std::size_t>(Phase::backward_weight)], 1e-12)
+        << s;
+    EXPECT_DOUBLE_EQ(b.forward_comm_s, m.forward_comm_s) << s;
+    EXPECT_DOUBLE_EQ(b.expert_params, m.expert_params) << s;
+  }
+  EXPECT_GT(busiest.step.step_s, mean_load.step.step_s);
+  EXPECT_GT(heavier.step.step_s, busiest.step.step_s * 1.02);
+  // The engine waits for the same GPU.
+  EXPECT_GT(run_training(load(kDefault), nullptr).step.step_s,
+            run_training(load(kDefault, {"engine.routing_fluctuation=false"}), nullptr).step.step_s);
 }
 
 TEST(Engine, GpuSpeedSpreadRunsEachGroupAtItsSlowestGpuAndSymmetryAgreesWithFullMode) {
