@@ -34,7 +34,8 @@ TrainingModels::TrainingModels(const Scenario& scenario)
     : profile(load_kernel_profile(scenario.cluster.profile, profile_directories(scenario.cluster))),
       kernels(profile, scenario.cluster.gpu, scenario.cluster.profile_gpu),
       collectives(scenario.cluster, scenario.model, scenario.training->parallelism),
-      comm(scenario.cluster, scenario.model, scenario.training->parallelism, kernels.profile(), &collectives) {}
+      comm(scenario.cluster, scenario.model, scenario.training->parallelism, kernels.profile(), &collectives,
+           scenario.training->moe_dispatcher) {}
 
 std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models) {
   std::string out =

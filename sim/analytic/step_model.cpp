@@ -91,6 +91,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   work.parallelism = job.parallelism;
   work.recompute = job.recompute;
   work.deferred_weight_gradients = job.deferred_weight_gradients;
+  work.moe_dispatcher = job.moe_dispatcher;
   work.tp_comm_overlap = job.tp_comm_overlap;
   work.cp_all_gather = job.cp_comm_type == TrainingJob::CpCommType::all_gather;
 

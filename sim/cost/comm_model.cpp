@@ -11,8 +11,14 @@
 namespace fleetsim {
 
 CommModel::CommModel(const ClusterSpec& cluster, const ModelSpec& model, const ParallelPlan& plan,
-                     const KernelProfile& profile, const collective::CollectiveModel* collectives)
-    : cluster_(cluster), model_(model), plan_(plan), profile_(profile), collectives_(collectives) {
+                     const KernelProfile& profile, const collective::CollectiveModel* collectives,
+                     MoeDispatcher dispatcher)
+    : cluster_(cluster),
+      model_(model),
+      plan_(plan),
+      profile_(profile),
+      collectives_(collectives),
+      dispatcher_(dispatcher) {
   nic_bytes_per_s_ = cluster_.network.nic_bandwidth_bytes_per_s * kInfinibandEfficiency /
                      std::max(1.0, cluster_.network.oversubscription);
   nvlink_bytes_per_s_ = cluster_.gpu.nvlink_bandwidth_bytes_per_s / 2.0 * kNvlinkEfficiency;
@@ -86,8 +92,16 @@ double CommModel::moe_all_to_all_seconds(const Op& op) const {
   // op.comm_bytes counts every token copy that leaves this GPU: top_k x (ep-1)/ep of the payload.
   const double copies_leaving =
       static_cast<double>(model_.moe.top_k) * static_cast<double>(plan_.ep - 1) / static_cast<double>(plan_.ep);
-  const double payload = op.comm_bytes / copies_leaving;
   const collective::MoeTraffic traffic = collective::moe_traffic(model_.moe, plan_.ep, cluster_.gpus_per_node);
+  if (dispatcher_ == MoeDispatcher::all_to_all) {
+    // Every copy for another GPU is its own transfer. Under a balanced router a copy's destination is uniform over
+    // the ep GPUs: (gpus per node - 1) of the ep - 1 others share this GPU's node, the rest are behind its NIC.
+    const double others = static_cast<double>(plan_.ep - 1);
+    const double same_node = static_cast<double>(traffic.gpus_per_node - 1) / others;
+    return std::max(op.comm_bytes * (1.0 - same_node) / nic_bytes_per_s_,
+                    op.comm_bytes * same_node / nvlink_bytes_per_s_);
+  }
+  const double payload = op.comm_bytes / copies_leaving;
   const double counted = traffic.intranode() ? traffic.distinct_gpus : traffic.reached_nodes;
   return payload * counted / deepep_bytes_per_s(combine);
 }

@@ -38,10 +38,13 @@ class CommModel {
   // With `collectives`, data-parallel collectives and pipeline transfers are timed on the cluster's topology with
   // every group of the plan loading it (sim/collective); without, by the NIC-bandwidth formulas below. The MoE
   // all-to-all keeps DeepEP's measured bandwidths either way: a measurement beats a model where there is one.
-  CommModel(const ClusterSpec& cluster, const ModelSpec& model, const ParallelPlan& plan,
-            const KernelProfile& profile, const collective::CollectiveModel* collectives = nullptr);
+  // `dispatcher` says how the MoE all-to-all moves tokens (MoeDispatcher in sim/spec/jobs.hpp).
+  CommModel(const ClusterSpec& cluster, const ModelSpec& model, const ParallelPlan& plan, const KernelProfile& profile,
+            const collective::CollectiveModel* collectives = nullptr, MoeDispatcher dispatcher = MoeDispatcher::deepep);
 
-  // Time of one MoE dispatch or combine op of the op graph (op.kind == all_to_all).
+  // Time of one MoE dispatch or combine op of the op graph (op.kind == all_to_all): DeepEP's published bandwidth
+  // over the copies its benchmark counts, or, for a plain all-to-all, the longer of the GPU's copies for other
+  // nodes over its NIC and its copies for its own node over NVLink.
   double moe_all_to_all_seconds(const Op& op) const;
 
   // Ring reduce-scatter or all-gather of `bytes` (the full, unsharded buffer of one rank) over `ranks` ranks,
@@ -82,6 +85,7 @@ class CommModel {
   ParallelPlan plan_;
   const KernelProfile& profile_;
   const collective::CollectiveModel* collectives_ = nullptr;
+  MoeDispatcher dispatcher_ = MoeDispatcher::deepep;
   double nic_bytes_per_s_ = 0;
   double nvlink_bytes_per_s_ = 0;
 };

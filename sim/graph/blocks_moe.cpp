@@ -65,8 +65,10 @@ Value build_moe(GraphBuilder& builder, const Site& site, Value input) {
   const double experts = static_cast<double>(m.routed_experts);
   const double k = static_cast<double>(m.top_k);
   // V3 §3.3.3: dispatch (and the activation gradient sent before the down projection's backward) in FP8;
-  // combine (and the gradient sent back in the dispatch's backward) in BF16.
-  const DataType dispatch_dtype = builder.linear_dtype();
+  // combine (and the gradient sent back in the dispatch's backward) in BF16. A plain all-to-all dispatcher moves
+  // BF16 both ways (MoeDispatcher in sim/spec/jobs.hpp).
+  const DataType dispatch_dtype =
+      builder.work().moe_dispatcher == MoeDispatcher::deepep ? builder.linear_dtype() : DataType::bf16;
   const DataType combine_dtype = DataType::bf16;
 
   Value x = add_norm(builder, site, "norm", tokens, hidden, input);

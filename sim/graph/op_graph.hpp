@@ -112,6 +112,7 @@ struct MicroBatchWork {
   ParallelPlan parallelism;               // tp shards heads and FFN; ep sets experts per GPU and dispatch volume
   Recompute recompute = Recompute::none;
   DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;  // TrainingJob's
+  MoeDispatcher moe_dispatcher = MoeDispatcher::deepep;                              // TrainingJob's
   bool tp_comm_overlap = false;           // TrainingJob::tp_comm_overlap
   bool cp_all_gather = false;             // TrainingJob::cp_comm_type == all_gather
 };

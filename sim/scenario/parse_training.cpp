@@ -133,6 +133,9 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
             {{"all", DeferredWeightGradients::all},
              {"except_high_precision", DeferredWeightGradients::except_high_precision}});
       });
+  job.moe_dispatcher = m.get_or("moe_dispatcher", MoeDispatcher::deepep, [](const Value& value) {
+    return value.choice<MoeDispatcher>({{"deepep", MoeDispatcher::deepep}, {"all_to_all", MoeDispatcher::all_to_all}});
+  });
   job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});

@@ -21,6 +21,17 @@ enum class Recompute { none, selective, full };
 // every FP8 weight gradient sits in attn(W) / mlp(W). Schedules that do not split the backward are unaffected.
 enum class DeferredWeightGradients { all, except_high_precision };
 
+// How the MoE dispatch and combine move tokens between the GPUs of an EP group.
+// deepep: DeepSeek's DeepEP normal kernels (V3 §3.2.2): a token crosses InfiniBand once per destination node and is
+// forwarded over NVLink inside it; under FP8 training dispatched in FP8 (V3 §3.3.3). Timed at DeepEP's published
+// bandwidths (the profile's all_to_all.csv).
+// all_to_all: a plain all-to-all of per-expert token copies, as Megatron-Core's AlltoAll token dispatcher does
+// (moe_token_dispatcher_type=alltoall, NCCL): every (token, expert) copy bound for another GPU is sent to it
+// directly, no per-node deduplication, in BF16 whatever the GEMM precision (the FP8 cast happens at the expert
+// GEMM). Timed as the GPU's NIC carrying its copies for other nodes and NVLink its copies for its own node, both
+// at their achievable rates, whichever takes longer.
+enum class MoeDispatcher { deepep, all_to_all };
+
 // Which parallel dimensions are neighbours in the global rank order, innermost first (Megatron-Core's RankGenerator
 // orders; sim/collective/rank_layout.hpp). tp_cp_ep_dp_pp is Megatron-Core's default; tp_cp_ep_pp_dp is its
 // --use-tp-pp-dp-mapping and Llama 3's [TP, CP, PP, DP] (L3 2407.21783 §3.3.2): a pipeline's stages on
@@ -79,6 +90,7 @@ struct TrainingJob {
   static constexpr std::int64_t kGemmSmsFree = -1;
   std::int64_t gemm_sms = 0;
   DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;
+  MoeDispatcher moe_dispatcher = MoeDispatcher::deepep;
 };
 
 struct LengthDistribution {

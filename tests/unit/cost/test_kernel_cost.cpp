@@ -406,6 +406,32 @@ TEST(CommModel, DispatchTimeIsDeepEpsCountedCopiesOverItsPublishedBandwidth) {
   EXPECT_NEAR(intranode.moe_all_to_all_seconds(dispatch), counted / 153e9, 1e-12);  // DeepEP EP8 dispatch 153 GB/s
 }
 
+TEST(CommModel, APlainAllToAllSendsEveryExpertCopyOverTheNicOrNvlink) {
+  // MoeDispatcher::all_to_all (Megatron-Core's AlltoAll dispatcher): no per-node deduplication. At EP 64 on 8 nodes,
+  // 56 of a copy's 63 other destinations are behind the NIC (40 GB/s achievable), 7 share the node (NVLink, 160 GB/s
+  // achievable on the H800): the NIC's share sets the time. Dispatch and combine alike, whatever the profile says.
+  ParallelPlan plan;
+  plan.ep = 64;
+  auto profile = published();
+  CommModel comm(h800_cluster(), test::deepseek_v3(), plan, profile, nullptr, MoeDispatcher::all_to_all);
+  Op dispatch;
+  dispatch.name = "L3.moe.dispatch.fwd";
+  dispatch.kind = OpKind::all_to_all;
+  dispatch.comm_bytes = 4096.0 * 8.0 * 63.0 / 64.0 * 7168.0 * 2.0;  // BF16 copies leaving the GPU
+  EXPECT_NEAR(comm.moe_all_to_all_seconds(dispatch), dispatch.comm_bytes * 56.0 / 63.0 / 40e9, 1e-12);
+  dispatch.name = "L3.moe.combine.fwd";
+  EXPECT_NEAR(comm.moe_all_to_all_seconds(dispatch), dispatch.comm_bytes * 56.0 / 63.0 / 40e9, 1e-12);
+  // 2.4 times DeepEP's time for the same bytes: 7.0 copies per token cross the NIC instead of the 3.6 node copies
+  // DeepEP's figure counts, at 40 GB/s instead of its measured 50.
+  const double deepep = CommModel(h800_cluster(), test::deepseek_v3(), plan, profile).moe_all_to_all_seconds(dispatch);
+  EXPECT_GT(comm.moe_all_to_all_seconds(dispatch), 2.0 * deepep);
+  // Inside one node it is NVLink's: 7 of 7 others.
+  plan.ep = 8;
+  CommModel intranode(h800_cluster(), test::deepseek_v3(), plan, profile, nullptr, MoeDispatcher::all_to_all);
+  dispatch.comm_bytes = 4096.0 * 8.0 * 7.0 / 8.0 * 7168.0 * 2.0;
+  EXPECT_NEAR(intranode.moe_all_to_all_seconds(dispatch), dispatch.comm_bytes / 160e9, 1e-12);
+}
+
 TEST(CommModel, RingCollectivesMoveAllButOneShardOverTheNic) {
   ParallelPlan plan;
   auto profile = published();

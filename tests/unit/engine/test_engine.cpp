@@ -555,6 +555,24 @@ TEST(Engine, RoutedExpertsCostTheBusiestGpusShareOfTheRouting) {
             run_training(load(kDefault, {"engine.routing_fluctuation=false"}), nullptr).step.step_s);
 }
 
+TEST(Engine, APlainAllToAllDispatcherChangesOnlyTheAllToAllAndTheExpertsInputCast) {
+  // training.moe_dispatcher: all_to_all. Per stage the all-to-all costs the NIC's share of every BF16 expert copy
+  // (more than DeepEP's node copies in FP8), and the routed experts' forward gains the FP8 cast of their BF16
+  // input; nothing else moves. Both backends; DualPipe still hides most of it in its pairs.
+  const Scenario deepep = load(kDefault, {"engine.backend=analytic"});
+  const Scenario plain = load(kDefault, {"engine.backend=analytic", "training.moe_dispatcher=all_to_all"});
+  ASSERT_EQ(deepep.training->moe_dispatcher, MoeDispatcher::deepep);
+  const auto a = run_training(deepep, nullptr), b = run_training(plain, nullptr);
+  for (std::size_t s = 0; s < a.stages.size(); ++s) {
+    EXPECT_GT(b.stages[s].forward_comm_s, 2.0 * a.stages[s].forward_comm_s) << s;
+    EXPECT_GT(b.stages[s].forward_compute_s, a.stages[s].forward_compute_s) << s;  // the experts' input cast
+    EXPECT_DOUBLE_EQ(b.stages[s].backward_weight_compute_s, a.stages[s].backward_weight_compute_s) << s;
+    EXPECT_DOUBLE_EQ(b.stages[s].model_flops, a.stages[s].model_flops) << s;
+  }
+  EXPECT_GT(run_training(load(kDefault, {"training.moe_dispatcher=all_to_all"}), nullptr).step.step_s,
+            run_training(load(kDefault), nullptr).step.step_s * 1.05);
+}
+
 TEST(Engine, GpuSpeedSpreadRunsEachGroupAtItsSlowestGpuAndSymmetryAgreesWithFullMode) {
   // engine.gpu_speed_spread: every GPU draws its speed from the seed; a lock-stepped group waits for its slowest.
   // Symmetric mode runs each pipeline position at the slowest of its GPUs; full mode simulates every GPU with its

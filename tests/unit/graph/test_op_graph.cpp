@@ -234,6 +234,19 @@ TEST(OpGraph, DispatchAndCombineBytes) {
 
   const OpGraph bf16 = build_training_graph(test::deepseek_v3(), layers(3, 4), work(64, Precision::bf16));
   EXPECT_DOUBLE_EQ(find(bf16, "L3.moe.dispatch.fwd").comm_bytes, copies * 2 * leaving);
+
+  // A plain all-to-all dispatcher (Megatron-Core's AlltoAll) moves BF16 both ways under FP8 training, so the
+  // routed experts cast their input themselves: the same FP8 tile cast as any FP8 GEMM's input.
+  MicroBatchWork plain = work(64);
+  plain.moe_dispatcher = MoeDispatcher::all_to_all;
+  const OpGraph megatron = build_training_graph(test::deepseek_v3(), layers(3, 4), plain);
+  for (const char* name : {"L3.moe.dispatch.fwd", "L3.moe.combine.fwd", "L3.moe.dispatch.dx", "L3.moe.combine.dx"}) {
+    EXPECT_EQ(find(megatron, name).dtype, DataType::bf16) << name;
+    EXPECT_DOUBLE_EQ(find(megatron, name).comm_bytes, copies * 2 * leaving) << name;
+  }
+  EXPECT_DOUBLE_EQ(find(graph, "L3.moe.experts_gate_up.fwd").cast_bytes, 0.0);
+  EXPECT_DOUBLE_EQ(find(megatron, "L3.moe.experts_gate_up.fwd").cast_bytes, 4096.0 * 8 * 7168 * (2 + fp8));
+  EXPECT_DOUBLE_EQ(find(megatron, "L3.moe.experts_gate_up.fwd").flops, find(graph, "L3.moe.experts_gate_up.fwd").flops);
 }
 
 TEST(OpGraph, EdgesFollowTheDataFlow) {
