@@ -25,6 +25,10 @@ MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<Stag
   MemoryBreakdown memory;
   const std::int64_t micro_batches = job.global_batch / (plan.dp * job.micro_batch);
   memory.peak_activation_chunks = schedule.peak_activation_chunks(plan.pp, micro_batches, schedule.stages_per_device);
+  // Pairing each backward with the forward after it runs one more forward before the first backward.
+  if (job.overlap_moe_all_to_all)
+    memory.peak_activation_chunks =
+        std::min(memory.peak_activation_chunks + 1, static_cast<double>(micro_batches * schedule.stages_per_device));
   memory.capacity_bytes = scenario.cluster.gpu.hbm_bytes;
   memory.reserved_bytes = kReservedFraction * memory.capacity_bytes;
   // Dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep: ZeRO shards over those.

@@ -95,4 +95,11 @@ PipelineSchedule schedule_of(const TrainingJob& job) {
   return schedule;
 }
 
+schedule::PipelineProgram training_program(const TrainingJob& job, std::int64_t micro_batches) {
+  schedule::PipelineProgram program =
+      schedule::build_schedule(job.schedule, static_cast<int>(job.parallelism.pp), static_cast<int>(micro_batches),
+                               static_cast<int>(job.virtual_stages));
+  return job.overlap_moe_all_to_all ? schedule::pair_backwards_with_next_forwards(std::move(program)) : program;
+}
+
 }  // namespace fleetsim

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "schedule/schedule.hpp"
 #include "spec/jobs.hpp"
 
 namespace fleetsim {
@@ -53,5 +54,10 @@ const PipelineSchedule& find_schedule(std::string_view name);
 // The job's schedule: the registry's entry with the job's virtual stages (interleaved: TrainingJob::virtual_stages
 // stages per device, each visited once per micro-batch). Throws std::out_of_range as find_schedule does.
 PipelineSchedule schedule_of(const TrainingJob& job);
+
+// The job's program for `micro_batches` micro-batches per pipeline: its schedule's, with steady-state backwards and
+// forwards paired when the job overlaps the MoE all-to-all in 1F1B (TrainingJob::overlap_moe_all_to_all). Throws
+// std::invalid_argument as schedule::build_schedule does.
+schedule::PipelineProgram training_program(const TrainingJob& job, std::int64_t micro_batches);
 
 }  // namespace fleetsim

@@ -195,7 +195,8 @@ double busiest_gpu_expert_load(const Scenario& scenario) {
 
 bool overlaps_expert_communication(const Scenario& scenario) {
   const auto& job = *scenario.training;
-  return find_schedule(job.schedule).overlaps_expert_communication && job.parallelism.ep > 1;
+  return (find_schedule(job.schedule).overlaps_expert_communication || job.overlap_moe_all_to_all) &&
+         job.parallelism.ep > 1;
 }
 
 bool shards_parameters(const Scenario& scenario) {
@@ -470,9 +471,7 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   };
   if (step.micro_batches <= std::numeric_limits<int>::max()) {
     try {
-      const auto program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp),
-                                                    static_cast<int>(step.micro_batches),
-                                                    static_cast<int>(job.virtual_stages));
+      const auto program = training_program(job, step.micro_batches);
       for (std::size_t d = 0; d < program.per_device.size(); ++d) {
         PhaseTotals totals;
         totals.device = static_cast<int>(d);

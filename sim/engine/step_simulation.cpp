@@ -95,13 +95,19 @@ std::pair<double, double> stage_compute(const StageCost& stage, schedule::ChunkK
   return {0.0, 0.0};
 }
 
+// A chunk's MoE all-to-all: {dispatch, combine} of its passes. An F&B pair's forward half is this stage's forward;
+// the caller adds the backward half's (the paired stage's).
 double stage_comm(const StageCost& stage, schedule::ChunkKind kind) {
   switch (kind) {
-    case schedule::ChunkKind::forward: return stage.forward_comm_s;
+    case schedule::ChunkKind::forward:
+    case schedule::ChunkKind::forward_backward:
+      return stage.forward_comm_s;
     case schedule::ChunkKind::backward_input:
     case schedule::ChunkKind::backward: return stage.backward_comm_s;
-    default: return 0;
+    case schedule::ChunkKind::backward_weight:
+      return 0;
   }
+  return 0;
 }
 
 // ---- results crossing the pipe ------------------------------------------------------------------------------------
@@ -675,8 +681,7 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     in.stages = &stages;
     const std::int64_t micro_batches = request.global_batch / (plan.dp * job.micro_batch);
     try {
-      in.program = schedule::build_schedule(job.schedule, static_cast<int>(plan.pp), static_cast<int>(micro_batches),
-                                            static_cast<int>(job.virtual_stages));
+      in.program = training_program(job, micro_batches);
     } catch (const std::invalid_argument& error) {
       const auto where = scenario.key_locations.find("training.schedule");
       throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,

@@ -103,6 +103,7 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.string("deferred_weight_gradients", deferred_weight_gradients_name(job.deferred_weight_gradients));
   json.number("busiest_gpu_expert_load", busiest_gpu_expert_load(scenario));
   json.string("moe_dispatcher", job.moe_dispatcher == MoeDispatcher::deepep ? "deepep" : "all_to_all");
+  json.boolean("overlap_moe_all_to_all", job.overlap_moe_all_to_all);
   json.begin_object("memory_breakdown_bytes")
       .number("weights", e.memory.weights_bytes)
       .number("gradients", e.memory.gradients_bytes)
@@ -165,6 +166,7 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
     schedule += ", BF16-module dW in B";
   if (scenario.model.kind == ModelKind::moe && job.moe_dispatcher == MoeDispatcher::all_to_all)
     schedule += ", plain all-to-all dispatcher";
+  if (job.overlap_moe_all_to_all) schedule += ", all-to-all overlapped in F&B pairs";
   if (const double load = busiest_gpu_expert_load(scenario); load != 1) {
     char routed[64];
     std::snprintf(routed, sizeof routed, ", busiest EP GPU's expert load x%.4f", load);

@@ -111,6 +111,18 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
   check_schedule(m, job, model);
   job.tp_comm_overlap = m.get_or("tp_comm_overlap", false, read::boolean);
   job.dp_comm_overlap = m.get_or("dp_comm_overlap", false, read::boolean);
+  job.overlap_moe_all_to_all = m.get_or("overlap_moe_all_to_all", false, read::boolean);
+  // Megatron-Core's rule (transformer_config.py): with pipeline parallelism the overlap needs virtual stages. On
+  // plain 1F1B a pair's backward would wait for the next device's pair of the same step, halving throughput.
+  const bool pairable = job.schedule == "interleaved" || (job.schedule == "1f1b" && job.parallelism.pp == 1);
+  if (job.overlap_moe_all_to_all && !pairable)
+    m.fail("overlap_moe_all_to_all",
+           "pairs the steady-state forwards and backwards of interleaved 1F1B, or of 1f1b without pipeline "
+           "parallelism (as Megatron-Core requires: virtual stages when pp > 1); dualpipe and dualpipev overlap the "
+           "all-to-all by construction, and zb1p splits its backwards (schedule: " +
+               job.schedule + ", pp " + str(job.parallelism.pp) + ")");
+  if (job.overlap_moe_all_to_all && (model.kind != ModelKind::moe || job.parallelism.ep <= 1))
+    m.fail("overlap_moe_all_to_all", "needs an MoE all-to-all to overlap: a MoE model with ep > 1");
   job.cp_comm_type = m.get_or("cp_comm_type", TrainingJob::CpCommType::p2p, [](const Value& value) {
     return value.choice<TrainingJob::CpCommType>(
         {{"p2p", TrainingJob::CpCommType::p2p}, {"all_gather", TrainingJob::CpCommType::all_gather}});

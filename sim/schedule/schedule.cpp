@@ -40,6 +40,29 @@ PipelineProgram build_schedule(std::string_view name, int pp_devices, int micro_
   throw std::invalid_argument("unknown pipeline schedule '" + std::string(name) + "' (known: " + known + ")");
 }
 
+PipelineProgram pair_backwards_with_next_forwards(PipelineProgram program) {
+  for (auto& chunks : program.per_device) {
+    std::vector<Chunk> paired;
+    paired.reserve(chunks.size());
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      const Chunk& chunk = chunks[i];
+      if (chunk.kind == ChunkKind::backward && i + 1 < chunks.size() && chunks[i + 1].kind == ChunkKind::forward) {
+        Chunk pair = chunks[i + 1];
+        pair.kind = ChunkKind::forward_backward;
+        pair.paired_micro_batch = chunk.micro_batch;
+        pair.paired_stage = chunk.stage;
+        paired.push_back(pair);
+        ++i;
+        continue;
+      }
+      paired.push_back(chunk);
+    }
+    chunks = std::move(paired);
+  }
+  program.models_rendezvous = false;
+  return program;
+}
+
 int device_of(const PipelineProgram& program, int micro_batch, int stage) {
   const int device = program.device_of_stage.at(static_cast<std::size_t>(stage));
   return program.direction_of_micro_batch.at(static_cast<std::size_t>(micro_batch)) == 0

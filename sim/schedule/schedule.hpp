@@ -67,6 +67,15 @@ struct PipelineProgram {
   bool models_rendezvous = false;
 };
 
+// Megatron-Core's all-to-all overlap in the 1F1B steady state (moe_a2a_overlap, its "combined 1F1B"): every full
+// backward that a forward follows on the same device becomes one overlapped F&B chunk with that forward, so the MoE
+// all-to-all of each half runs beside the other half's compute. The device's first steady-state forward runs
+// alone (one more warm-up forward: one more micro-batch of activations), the last backward too. Pairing a backward
+// with the forward after it (never before) keeps the program free of cycles: the paired forward's input was sent by
+// the previous device before that device needs this backward's output. For 1F1B and interleaved 1F1B, whose
+// backwards are full; the result is not rendezvous-modelled (models_rendezvous = false: sends are buffered).
+PipelineProgram pair_backwards_with_next_forwards(PipelineProgram program);
+
 // The device that runs (micro_batch, stage) of this program.
 int device_of(const PipelineProgram& program, int micro_batch, int stage);
 

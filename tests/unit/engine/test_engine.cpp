@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -571,6 +572,50 @@ TEST(Engine, APlainAllToAllDispatcherChangesOnlyTheAllToAllAndTheExpertsInputCas
   }
   EXPECT_GT(run_training(load(kDefault, {"training.moe_dispatcher=all_to_all"}), nullptr).step.step_s,
             run_training(load(kDefault), nullptr).step.step_s * 1.05);
+}
+
+TEST(Engine, AnFAndBPairCarriesTheAllToAllOfBothHalves) {
+  // A DualPipe pair's all-to-all is its forward's dispatch and combine and its backward's (the engine once charged
+  // only the backward half's; with DeepEP's all-to-all hidden behind the pairs' compute it changed no bundled
+  // step). With the plain dispatcher the pairs' communication matters: every pair's all-to-all track is the sum.
+  const Scenario scenario = load(kDefault, {"training.moe_dispatcher=all_to_all"});
+  std::vector<TraceEvent> trace;
+  const auto estimate = run_training(scenario, &trace);
+  int checked = 0;
+  for (const auto& event : trace) {
+    int mb = 0, stage = 0, paired_mb = 0, paired_stage = 0;
+    if (event.stream != 0 || std::sscanf(event.name, "F%d.s%d&B%d.s%d", &mb, &stage, &paired_mb, &paired_stage) != 4)
+      continue;
+    const double expected = estimate.stages.at(static_cast<std::size_t>(stage)).forward_comm_s +
+                            estimate.stages.at(static_cast<std::size_t>(paired_stage)).backward_comm_s;
+    for (const auto& comm : trace)
+      if (comm.rank == event.rank && comm.stream == 1 && comm.start_s == event.start_s) {
+        EXPECT_NEAR(comm.end_s - comm.start_s, expected, 5e-6) << event.name;  // + the NIC link's 1.85 us latency
+        ++checked;
+      }
+    if (checked >= 20) break;
+  }
+  EXPECT_EQ(checked, 20);
+}
+
+TEST(Engine, OverlappingTheAllToAllInOneFOneBPairsHidesItBehindTheOtherHalfsCompute) {
+  // training.overlap_moe_all_to_all (Megatron-Core's moe_a2a_overlap): the same stage costs, the steady-state
+  // backwards paired with the next forwards, the all-to-all of a comm-bound plan largely hidden, one more chunk of
+  // activations. Qwen3-235B on 256 H100s with Megatron's plain all-to-all (its held-out scenario).
+  const std::string qwen = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/qwen3-235b-megatron-h100.yaml";
+  const auto plain = run_training(load(qwen, {"training.overlap_moe_all_to_all=false"}), nullptr);
+  const auto overlapped = run_training(load(qwen, {"training.overlap_moe_all_to_all=true"}), nullptr);
+  for (std::size_t s = 0; s < plain.stages.size(); ++s)
+    EXPECT_DOUBLE_EQ(plain.stages[s].forward_compute_s, overlapped.stages[s].forward_compute_s) << s;
+  EXPECT_DOUBLE_EQ(plain.step.phases.overlapped_s, 0.0);
+  EXPECT_GT(overlapped.step.phases.overlapped_s, 0.5 * overlapped.step.step_s);  // most of the step is pairs
+  EXPECT_LT(overlapped.step.step_s, 0.85 * plain.step.step_s);
+  EXPECT_GT(overlapped.step.exposed_communication_s, 0.0);  // the warm-up and cool-down chunks' is not hidden
+  EXPECT_NEAR(overlapped.memory.peak_activation_chunks, plain.memory.peak_activation_chunks + 1, 1e-12);
+  // Only for the schedules it pairs, and only where there is an all-to-all: anything else is an input error.
+  EXPECT_THROW(load(kDefault, {"training.overlap_moe_all_to_all=true"}), InputError);  // DualPipe
+  EXPECT_THROW(load(kDefault, {"training.schedule=1f1b", "training.overlap_moe_all_to_all=true"}), InputError);
+  EXPECT_THROW(load(kLlama, {"training.overlap_moe_all_to_all=true"}), InputError);  // dense
 }
 
 TEST(Engine, GpuSpeedSpreadRunsEachGroupAtItsSlowestGpuAndSymmetryAgreesWithFullMode) {
