@@ -84,14 +84,6 @@ double CommModel::context_parallel_seconds(const Op& op) const {
 
 double CommModel::moe_all_to_all_seconds(const Op& op) const {
   if (plan_.ep <= 1 || op.comm_bytes <= 0) return 0.0;
-  const bool combine = op.name.find("combine") != std::string::npos;
-  // DeepEP's published bandwidths are bytes counted per token over kernel time, one copy per distinct destination
-  // node internode ("RDMA": num_rdma_token_sent, the sender's own node included) and one per distinct destination
-  // GPU intranode ("NVL": the tokens a GPU receives, its own included) [EP tests/test_internode.py and
-  // test_intranode.py]. So the kernel's time is that count of copies of the token payload over the bandwidth.
-  // op.comm_bytes counts every token copy that leaves this GPU: top_k x (ep-1)/ep of the payload.
-  const double copies_leaving =
-      static_cast<double>(model_.moe.top_k) * static_cast<double>(plan_.ep - 1) / static_cast<double>(plan_.ep);
   const collective::MoeTraffic traffic = collective::moe_traffic(model_.moe, plan_.ep, cluster_.gpus_per_node);
   if (dispatcher_ == MoeDispatcher::all_to_all) {
     // Every copy for another GPU is its own transfer. Under a balanced router a copy's destination is uniform over
@@ -101,6 +93,14 @@ double CommModel::moe_all_to_all_seconds(const Op& op) const {
     return std::max(op.comm_bytes * (1.0 - same_node) / nic_bytes_per_s_,
                     op.comm_bytes * same_node / nvlink_bytes_per_s_);
   }
+  // DeepEP's published bandwidths are bytes counted per token over kernel time, one copy per distinct destination
+  // node internode ("RDMA": num_rdma_token_sent, the sender's own node included) and one per distinct destination
+  // GPU intranode ("NVL": the tokens a GPU receives, its own included) [EP tests/test_internode.py and
+  // test_intranode.py]. So the kernel's time is that count of copies of the token payload over the bandwidth.
+  const bool combine = op.name.find("combine") != std::string::npos;
+  // op.comm_bytes counts every token copy that leaves this GPU: top_k x (ep-1)/ep of the payload.
+  const double copies_leaving =
+      static_cast<double>(model_.moe.top_k) * static_cast<double>(plan_.ep - 1) / static_cast<double>(plan_.ep);
   const double payload = op.comm_bytes / copies_leaving;
   const double counted = traffic.intranode() ? traffic.distinct_gpus : traffic.reached_nodes;
   return payload * counted / deepep_bytes_per_s(combine);
