@@ -397,9 +397,13 @@ StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCos
   double exposed_per_chunk = 0;
   if (overlap) {
     // A forward chunk of one micro-batch and a backward chunk of another share the GPU: compute serialises, the
-    // two directions' all-to-all run beside it; whatever communication outlasts the compute is exposed.
-    times = {step.forward_chunk_s, step.backward_input_chunk_s, step.backward_weight_chunk_s,
-             std::max(chunk_compute, chunk_comm)};
+    // two directions' all-to-all run beside it; whatever communication outlasts the compute is exposed. Where only
+    // the steady state is paired (TrainingJob::overlap_moe_all_to_all on 1F1B-family schedules), the fill and
+    // drain chunks the bubble formula counts run alone, their all-to-all on their critical path.
+    const bool fill_alone = !find_schedule(job.schedule).overlaps_expert_communication;
+    times = {step.forward_chunk_s + (fill_alone ? slowest->forward_comm_s : 0.0),
+             step.backward_input_chunk_s + (fill_alone ? slowest->backward_comm_s : 0.0),
+             step.backward_weight_chunk_s, std::max(chunk_compute, chunk_comm)};
     exposed_per_chunk = std::max(0.0, chunk_comm - chunk_compute);
   } else {
     // Without overlap every all-to-all sits on the critical path of its chunk.
