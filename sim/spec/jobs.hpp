@@ -76,10 +76,10 @@ struct TrainingJob {
   // step's chunks, and its parameter all-gather runs under the next step's first chunks, each stage's first forward
   // waiting only for its own stage's parameters. Off (Megatron-LM's default): both wait for the last chunk.
   bool dp_comm_overlap = false;
-  // interleaved, or 1f1b at pp 1, as Megatron-Core allows: its all-to-all overlap (moe_a2a_overlap, combined 1F1B,
-  // needing virtual stages when pp > 1): each steady-state backward is
-  // paired with the forward after it into an F&B chunk whose MoE all-to-all runs beside its compute
-  // (schedule::pair_backwards_with_next_forwards), as DualPipe's pairs do; one more micro-batch of activations.
+  // Megatron-Core's all-to-all overlap (moe_a2a_overlap, its combined 1F1B), for interleaved or for 1f1b at pp 1 (it
+  // needs virtual stages when pp > 1): each steady-state backward is paired with the forward after it into an F&B
+  // chunk whose MoE all-to-all runs beside its compute (schedule::pair_backwards_with_next_forwards), as DualPipe's
+  // pairs do; one more micro-batch of activations.
   bool overlap_moe_all_to_all = false;
   // How context-parallel attention exchanges keys and values (Megatron-Core / Transformer Engine's cp_comm_type):
   // p2p, ring attention, each K/V block passed on while the previous one's attention runs; all_gather, every rank
