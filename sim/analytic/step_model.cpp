@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <stdexcept>
 
 #include "analytic/training_estimate.hpp"
@@ -46,6 +47,7 @@ double sequence_parallel_shards(const Op& op, const TrainingJob& job, std::int64
 
 double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t hidden) {
   if (op.phase != Phase::forward || !op.model_flops) return 0.0;
+  if (op.recomputed_in_full) return 0.0;  // its layer keeps only its input (counted per layer by the caller)
   if (job.recompute == Recompute::selective && recomputed_in_selective_mode(op)) return 0.0;
   const bool fp8 = job.precision == Precision::fp8;
   const bool is_down_projection = op.name.find("down.") != std::string::npos && op.block != "mla";
@@ -90,6 +92,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   work.precision = job.precision;
   work.parallelism = job.parallelism;
   work.recompute = job.recompute;
+  work.recompute_layers = job.recompute_layers;
   work.deferred_weight_gradients = job.deferred_weight_gradients;
   work.moe_dispatcher = job.moe_dispatcher;
   work.tp_comm_overlap = job.tp_comm_overlap;
@@ -102,8 +105,10 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
     StageCost stage;
     stage.slice = slice;
     const OpGraph graph = build_training_graph(scenario.model, slice, work);
+    std::set<int> layers_recomputed_in_full;
     for (auto vertex : boost::make_iterator_range(boost::vertices(graph))) {
       const Op& op = graph[vertex];
+      if (op.recomputed_in_full) layers_recomputed_in_full.insert(op.layer);
       if (op.kind == OpKind::all_to_all) {
         OpCost cost{comm.moe_all_to_all_seconds(op), CostSource::comm_model};
         sources.add(cost);
@@ -162,14 +167,13 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
     if (slice.has_embedding)
       stage.dense_params += static_cast<double>(scenario.model.vocab * scenario.model.hidden) /
                             static_cast<double>(job.parallelism.tp);
-    if (job.recompute == Recompute::full) {
-      // Only each layer's input is kept; the rest is recomputed in the backward pass. The input is this GPU's
-      // share of the tokens: seq_len / cp of each sequence, sharded again over tp by sequence parallelism.
-      double tokens = static_cast<double>(job.micro_batch * job.seq_len) /
-                      static_cast<double>(job.parallelism.cp * job.parallelism.tp);
-      stage.activation_bytes = tokens * static_cast<double>(scenario.model.hidden) * kActivationBytesPerElement *
-                               static_cast<double>(slice.last_layer - slice.first_layer + 1);
-    }
+    // A layer recomputed in full keeps only its input, this GPU's share of the tokens: seq_len / cp of each
+    // sequence, sharded again over tp by sequence parallelism. The embedding, the head and the layers full
+    // recomputation leaves out (training.recompute_layers) keep what they keep without recomputation.
+    const double layer_input_bytes = static_cast<double>(job.micro_batch * job.seq_len) /
+                                     static_cast<double>(job.parallelism.cp * job.parallelism.tp) *
+                                     static_cast<double>(scenario.model.hidden) * kActivationBytesPerElement;
+    stage.activation_bytes += layer_input_bytes * static_cast<double>(layers_recomputed_in_full.size());
     stages.push_back(stage);
   }
   return stages;

@@ -54,6 +54,8 @@ Value GraphBuilder::add(const Site& site, Op op, Backward backward, const std::v
   ForwardInfo info;
   info.backward = std::move(backward);
   info.recompute_group = site.transformer_layer ? site.layer : -1;
+  if (site.transformer_layer && std::find(layer_order_.begin(), layer_order_.end(), site.layer) == layer_order_.end())
+    layer_order_.push_back(site.layer);
   for (const auto* list : {&inputs, &non_differentiable})
     for (const Value& input : *list) {
       if (!input) continue;
@@ -156,10 +158,12 @@ void GraphBuilder::recompute_layer(int group) {
     for (OpVertex input : forward_[v].inputs)
       if (forward_[input].recompute_group == group) predecessors.push_back(*recomputed_[input]);
     if (predecessors.empty()) predecessors = gradient_in;
+    graph_[v].recomputed_in_full = true;
     Op op = graph_[v];
     op.name = base_names_[v] + ".recompute";
     op.phase = Phase::backward_input;  // it runs in the backward pass
     op.model_flops = false;
+    op.recomputed_in_full = false;
     recomputed_[v] = add_vertex(std::move(op), predecessors);
   }
   group_recomputed_[static_cast<std::size_t>(group)] = true;
@@ -173,6 +177,11 @@ OpGraph GraphBuilder::finish() {
   int max_group = -1;
   for (const auto& info : forward_) max_group = std::max(max_group, info.recompute_group);
   group_recomputed_.assign(static_cast<std::size_t>(max_group + 1), false);
+  // Layers left out of full recomputation count as done: they keep their activations.
+  if (work_.recompute == Recompute::full && work_.recompute_layers > 0)
+    for (std::size_t position = static_cast<std::size_t>(work_.recompute_layers); position < layer_order_.size();
+         ++position)
+      group_recomputed_[static_cast<std::size_t>(layer_order_[position])] = true;
 
   for (std::size_t index = forward_count; index-- > 0;) {
     const OpVertex v = index;

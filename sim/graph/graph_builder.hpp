@@ -98,6 +98,9 @@ class GraphBuilder {
   std::vector<std::vector<OpVertex>> grad_ready_;  // vertices after which the op's output gradient is complete
   std::vector<std::optional<OpVertex>> recomputed_;
   std::vector<bool> group_recomputed_;
+  // Transformer layers in the order they were added: the first work_.recompute_layers of them (all when 0) are
+  // the ones full recomputation redoes (Megatron-LM's block method counts a model chunk's layers from its first).
+  std::vector<int> layer_order_;
 };
 
 }  // namespace fleetsim::graph_detail

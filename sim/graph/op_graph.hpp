@@ -70,6 +70,9 @@ struct Op {
   GemmShape gemm;                   // gemm / grouped_gemm
   AttentionShape attention;         // attention
   bool model_flops = true;          // counts towards MFU (false for recomputation)
+  // A forward op of a layer that full recomputation runs again in the backward pass: it keeps no activations of
+  // its own (the layer keeps only its input), and a ".recompute" twin follows in the backward.
+  bool recomputed_in_full = false;
   // A weight gradient (".dw"): its output is a parameter's gradient. Usually backward_weight work; a module kept
   // in higher precision may compute it in backward_input (DeferredWeightGradients in sim/spec/jobs.hpp).
   bool weight_gradient = false;
@@ -111,6 +114,7 @@ struct MicroBatchWork {
   Precision precision = Precision::fp8;  // GEMM precision; attention core, norms and the head stay BF16
   ParallelPlan parallelism;               // tp shards heads and FFN; ep sets experts per GPU and dispatch volume
   Recompute recompute = Recompute::none;
+  std::int64_t recompute_layers = 0;  // TrainingJob's: full recomputation of the first N layers, 0 = all
   DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;  // TrainingJob's
   MoeDispatcher moe_dispatcher = MoeDispatcher::deepep;                              // TrainingJob's
   bool tp_comm_overlap = false;           // TrainingJob::tp_comm_overlap

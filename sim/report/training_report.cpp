@@ -19,6 +19,18 @@ const char* precision_name(Precision precision) {
   return "bf16";
 }
 
+const char* recompute_name(Recompute recompute) {
+  switch (recompute) {
+    case Recompute::none:
+      return "none";
+    case Recompute::selective:
+      return "selective";
+    case Recompute::full:
+      return "full";
+  }
+  return "none";
+}
+
 const char* deferred_weight_gradients_name(DeferredWeightGradients deferred) {
   return deferred == DeferredWeightGradients::all ? "all" : "except_high_precision";
 }
@@ -99,6 +111,8 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.number("batch_ramp_steps", e.ramp_steps);
   json.string("schedule", job.schedule);
   json.string("precision", precision_name(job.precision));
+  json.string("recompute", recompute_name(job.recompute));
+  if (job.recompute_layers > 0) json.integer("recompute_layers", job.recompute_layers);
   json.integer("gemm_sms", gemm_sm_count(scenario));
   json.string("deferred_weight_gradients", deferred_weight_gradients_name(job.deferred_weight_gradients));
   json.number("busiest_gpu_expert_load", busiest_gpu_expert_load(scenario));
@@ -167,6 +181,8 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
   if (scenario.model.kind == ModelKind::moe && job.moe_dispatcher == MoeDispatcher::all_to_all)
     schedule += ", plain all-to-all dispatcher";
   if (job.overlap_moe_all_to_all) schedule += ", all-to-all overlapped in F&B pairs";
+  if (job.recompute_layers > 0)
+    schedule += ", full recompute of " + std::to_string(job.recompute_layers) + " layers per chunk";
   if (const double load = busiest_gpu_expert_load(scenario); load != 1) {
     char routed[64];
     std::snprintf(routed, sizeof routed, ", busiest EP GPU's expert load x%.4f", load);

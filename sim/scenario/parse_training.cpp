@@ -152,6 +152,13 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});
   });
+  if (m.has("recompute_layers")) {
+    if (job.recompute != Recompute::full)
+      m.fail("recompute_layers",
+             "only with training.recompute: full (how many layers of each model chunk are recomputed in full); "
+             "training.recompute is not full");
+    job.recompute_layers = m.get("recompute_layers", read::positive_int);
+  }
   return job;
 }
 

@@ -68,6 +68,10 @@ struct TrainingJob {
   // --num-virtual-stages-per-pipeline-rank. The model is cut into pp x virtual_stages stages.
   std::int64_t virtual_stages = 2;
   Recompute recompute = Recompute::none;
+  // Full recomputation only: how many transformer layers of each model chunk (pipeline stage, or virtual stage
+  // under interleaving) are recomputed, the first ones (Megatron-LM's --recompute-method block
+  // --recompute-num-layers N); the others keep their activations. 0: every layer.
+  std::int64_t recompute_layers = 0;
   // Megatron-LM's --tp-comm-overlap: the tensor-parallel all-gathers and reduce-scatters run beside the GEMMs
   // (userbuffers) instead of on the compute stream's critical path. Off by default, as in Megatron-LM.
   bool tp_comm_overlap = false;

@@ -79,6 +79,31 @@ TEST(CliRun, ReportIsInternallyConsistent) {
   EXPECT_GT(t["steps"].as<double>(), 14.8e12 / (15360.0 * 4096.0));
 }
 
+TEST(CliRun, RecomputationIsEchoedWithItsLayerCount) {
+  // The default scenario recomputes selectively and gives no layer count: no recompute_layers key.
+  YAML::Node t = report()["training"];
+  EXPECT_EQ(t["recompute"].as<std::string>(), "selective");
+  EXPECT_FALSE(t["recompute_layers"]);
+  // Llama 3 8B as Megatron-Bridge runs it: the first 5 layers recomputed in full, in the JSON and the summary.
+  const std::string llama = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/llama-3-8b-megatron-h100.yaml";
+  auto json = run_cli("run \"" + llama + "\" --json -");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  YAML::Node partial = YAML::Load(json.out)["training"];
+  EXPECT_EQ(partial["recompute"].as<std::string>(), "full");
+  EXPECT_EQ(partial["recompute_layers"].as<int>(), 5);
+  auto text = run_cli("run \"" + llama + "\"");
+  EXPECT_NE(text.out.find("full recompute of 5 layers per chunk"), std::string::npos) << text.out;
+  // Five of 32 layers recomputed cost less than all 32 and more than one.
+  auto step_of = [&](const std::string& extra) {
+    auto result = run_cli("run \"" + llama + "\" --json - " + extra);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return YAML::Load(result.out)["training"]["step_time_s"].as<double>();
+  };
+  const double five = partial["step_time_s"].as<double>();
+  EXPECT_LT(step_of("--set training.recompute_layers=1"), five);
+  EXPECT_GT(step_of("--set training.recompute_layers=32"), five);
+}
+
 TEST(CliRun, SameScenarioAndSeedGiveIdenticalBytes) {
   auto first = run_cli("run \"" + kDefault + "\" --json - --seed 7");
   auto second = run_cli("run \"" + kDefault + "\" --json - --seed 7");

@@ -210,6 +210,20 @@ TEST(Engine, ActivationMemoryPerLayerFollowsKorthikanti) {
   EXPECT_DOUBLE_EQ(activations("model.layers=48", "training.recompute=none") -
                        activations("model.layers=47", "training.recompute=none"),
                    32 * sbh_over_t + statistics);
+  // Full recomputation keeps only each layer's input, sequence-parallel: 2 sbh/t (KR §4: "2sbh").
+  auto full = [&](const char* layers, const char* recompute_layers) {
+    std::vector<std::string> overrides{layers, "training.recompute=full"};
+    if (recompute_layers != nullptr) overrides.emplace_back(recompute_layers);
+    return run_training(load(path, overrides), nullptr).memory.activations_bytes;
+  };
+  EXPECT_DOUBLE_EQ(full("model.layers=48", nullptr) - full("model.layers=47", nullptr), 2 * sbh_over_t);
+  // Only the first 10 layers recomputed (Megatron's block method): the 48th layer keeps everything.
+  EXPECT_DOUBLE_EQ(
+      full("model.layers=48", "training.recompute_layers=10") - full("model.layers=47", "training.recompute_layers=10"),
+      32 * sbh_over_t + statistics);
+  EXPECT_DOUBLE_EQ(full("model.layers=48", "training.recompute_layers=48"), full("model.layers=48", nullptr));
+  EXPECT_DOUBLE_EQ(full("model.layers=48", "training.recompute_layers=10") - full("model.layers=48", nullptr),
+                   38 * (30 * sbh_over_t + statistics));
 }
 
 TEST(Engine, ZeroThreeGathersAndReduceScattersEveryMicroBatch) {

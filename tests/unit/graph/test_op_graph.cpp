@@ -667,6 +667,40 @@ TEST(OpGraph, RecomputationAddsOnlyNonModelWork) {
   expect_dag(full);
 }
 
+TEST(OpGraph, FullRecomputationOfTheFirstLayersOnly) {
+  // Megatron-LM's --recompute-method block --recompute-num-layers 1: of a chunk's layers only the first is
+  // recomputed in full; the second keeps its activations and is not run again.
+  const ModelSpec model = test::deepseek_v3();
+  const StageSlice slice = layers(2, 4);  // one dense, one MoE layer
+  const OpGraph none = build_training_graph(model, slice, work(64));
+  MicroBatchWork first_only = work(64, Precision::fp8, Recompute::full);
+  first_only.recompute_layers = 1;
+  const OpGraph block = build_training_graph(model, slice, first_only);
+  double layer2_forward_flops = 0;
+  std::int64_t layer2_forward_ops = 0;
+  for (auto v : boost::make_iterator_range(boost::vertices(none)))
+    if (none[v].phase == Phase::forward && none[v].layer == 2) {
+      layer2_forward_flops += none[v].flops;
+      ++layer2_forward_ops;
+    }
+  const OpTotals base = sum_ops(none), partial = sum_ops(block);
+  EXPECT_NEAR(partial.flops - base.flops, layer2_forward_flops, 1e-9 * layer2_forward_flops);
+  EXPECT_EQ(partial.ops - base.ops, layer2_forward_ops);
+  EXPECT_DOUBLE_EQ(partial.model_flops, base.model_flops);
+  for (auto v : boost::make_iterator_range(boost::vertices(block))) {
+    const Op& op = block[v];
+    const bool recompute_twin = op.name.find(".recompute") != std::string::npos;
+    if (recompute_twin) EXPECT_EQ(op.layer, 2) << op.name;
+    // Only layer 2's forward ops are marked as keeping nothing.
+    EXPECT_EQ(op.recomputed_in_full, op.phase == Phase::forward && op.layer == 2) << op.name;
+  }
+  // More layers than the chunk has: all of them, as with no limit.
+  first_only.recompute_layers = 5;
+  EXPECT_EQ(sum_ops(build_training_graph(model, slice, first_only)).ops,
+            sum_ops(build_training_graph(model, slice, work(64, Precision::fp8, Recompute::full))).ops);
+  expect_dag(block);
+}
+
 TEST(OpGraph, RejectsWhatItCannotShard) {
   const ModelSpec model = test::deepseek_v3();
   EXPECT_THROW(build_training_graph(model, layers(3, 4), work(3)), std::invalid_argument);  // 256 experts / 3
