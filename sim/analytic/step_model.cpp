@@ -101,7 +101,9 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   const double gemm_stretch = gemm_sm_stretch(scenario);
   const double routed_load = busiest_gpu_expert_load(scenario);
   std::vector<StageCost> stages;
-  for (const auto& slice : split_into_stages(scenario.model, stage_count)) {
+  const std::vector<StageSlice> slices = job.stage_layers.empty() ? split_into_stages(scenario.model, stage_count)
+                                                                  : stages_of_split(scenario.model, job.stage_layers);
+  for (const auto& slice : slices) {
     StageCost stage;
     stage.slice = slice;
     const OpGraph graph = build_training_graph(scenario.model, slice, work);

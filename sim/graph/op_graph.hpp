@@ -106,6 +106,10 @@ struct StageSlice {
 // the overload takes the context length that weighs attention against the GEMMs.
 std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp);
 std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp, std::int64_t seq_len);
+// The stages a given split makes (TrainingJob::stage_layers): `layers[i]` transformer layers on stage i, in model
+// order, the embedding on the first, head and MTP on the last. Throws std::invalid_argument unless the counts add up
+// to the model's layers and only the first or last is empty.
+std::vector<StageSlice> stages_of_split(const ModelSpec& model, const std::vector<std::int64_t>& layers);
 
 // What one micro-batch on one stage looks like to the graph builder.
 struct MicroBatchWork {

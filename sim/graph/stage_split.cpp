@@ -28,6 +28,30 @@ std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t p
   return split_into_stages(model, pp, kDefaultSplitSeqLen);
 }
 
+std::vector<StageSlice> stages_of_split(const ModelSpec& model, const std::vector<std::int64_t>& layers) {
+  std::int64_t sum = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i] < 0 || (layers[i] == 0 && i != 0 && i + 1 != layers.size()))
+      throw std::invalid_argument("stages_of_split: stage " + std::to_string(i) + " holds " +
+                                  std::to_string(layers[i]) + " layers (only the first or last may hold none)");
+    sum += layers[i];
+  }
+  if (layers.empty() || sum != model.layers)
+    throw std::invalid_argument("stages_of_split: the stages hold " + std::to_string(sum) + " layers, the model " +
+                                std::to_string(model.layers));
+  std::vector<StageSlice> slices(layers.size());
+  int next = 0;
+  for (std::size_t s = 0; s < layers.size(); ++s) {
+    slices[s].first_layer = next;
+    next += static_cast<int>(layers[s]);
+    slices[s].last_layer = next;
+  }
+  slices.front().has_embedding = true;
+  slices.back().has_head = true;
+  slices.back().has_mtp = model.mtp_depth > 0;
+  return slices;
+}
+
 std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp, std::int64_t seq_len) {
   using namespace graph_detail;
   if (pp <= 0) throw std::invalid_argument("split_into_stages: pp must be positive, got " + std::to_string(pp));
@@ -111,17 +135,7 @@ std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t p
                                 " layers (at most layers + 2: one stage may hold only the embedding, one only the "
                                 "head)");
 
-  std::vector<StageSlice> slices(stages);
-  int next = 0;
-  for (std::size_t s = 0; s < stages; ++s) {
-    slices[s].first_layer = next;
-    next += static_cast<int>(best[s]);
-    slices[s].last_layer = next;
-  }
-  slices.front().has_embedding = true;
-  slices.back().has_head = true;
-  slices.back().has_mtp = model.mtp_depth > 0;
-  return slices;
+  return stages_of_split(model, std::vector<std::int64_t>(best.begin(), best.end()));
 }
 
 }  // namespace fleetsim

@@ -111,6 +111,10 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.number("batch_ramp_steps", e.ramp_steps);
   json.string("schedule", job.schedule);
   json.string("precision", precision_name(job.precision));
+  // The split the step was costed with: training.stage_layers, or split_into_stages' balance when not given.
+  json.begin_array("stage_layers");
+  for (const StageCost& stage : e.stages) json.integer({}, stage.slice.last_layer - stage.slice.first_layer);
+  json.end_array();
   json.string("recompute", recompute_name(job.recompute));
   if (job.recompute_layers > 0) json.integer("recompute_layers", job.recompute_layers);
   json.integer("gemm_sms", gemm_sm_count(scenario));

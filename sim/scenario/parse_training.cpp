@@ -78,6 +78,35 @@ void check_schedule(const Map& m, const TrainingJob& job, const ModelSpec& model
                            str(model.layers) + " layers");
 }
 
+// training.stage_layers: one whole number per model chunk, in model order, adding up to the model's layers. Only the
+// first chunk (the embedding alone) and the last (the head alone) may hold none, as split_into_stages allows.
+std::vector<std::int64_t> parse_stage_layers(const Map& m, const TrainingJob& job, const ModelSpec& model) {
+  const std::int64_t pp = job.parallelism.pp;
+  const std::int64_t per_device = job.schedule == "interleaved" ? job.virtual_stages
+                                  : job.schedule == "dualpipev" ? 2
+                                                                : 1;
+  const std::int64_t chunks = pp * per_device;
+  const std::vector<Value> items = m.get("stage_layers").list();
+  const std::string how = per_device == 1 ? "pp = " + str(pp)
+                          : job.schedule == "interleaved"
+                              ? "pp x virtual_stages = " + str(pp) + " x " + str(per_device) + " = " + str(chunks)
+                              : "2 x pp for dualpipev = " + str(chunks);
+  if (static_cast<std::int64_t>(items.size()) != chunks)
+    m.fail("stage_layers", "needs one layer count per model chunk, " + how + "; got " + str(std::ssize(items)));
+  std::vector<std::int64_t> counts;
+  std::int64_t sum = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::int64_t count = items[i].whole(0);
+    if (count == 0 && i != 0 && i + 1 != items.size())
+      items[i].fail("only the first chunk (the embedding alone) or the last (the head alone) may hold no layers");
+    counts.push_back(count);
+    sum += count;
+  }
+  if (sum != model.layers)
+    m.fail("stage_layers", "must add up to the model's " + str(model.layers) + " layers; these add up to " + str(sum));
+  return counts;
+}
+
 }  // namespace
 
 TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSpec& cluster) {
@@ -109,6 +138,7 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
                                    str(job.virtual_stages));
   }
   check_schedule(m, job, model);
+  if (m.has("stage_layers")) job.stage_layers = parse_stage_layers(m, job, model);
   job.tp_comm_overlap = m.get_or("tp_comm_overlap", false, read::boolean);
   job.dp_comm_overlap = m.get_or("dp_comm_overlap", false, read::boolean);
   job.overlap_moe_all_to_all = m.get_or("overlap_moe_all_to_all", false, read::boolean);

@@ -194,6 +194,15 @@ Value Value::child(const YAML::Node& key_node, const YAML::Node& value_node) con
   return Value(value_node, path, std::move(origin), origins_, key_line);
 }
 
+std::vector<Value> Value::list() const {
+  if (!node_.IsSequence()) fail("expected a list ([a, b, c], or one '- item' line each), got " + describe());
+  std::vector<Value> items;
+  std::size_t index = 0;
+  for (const auto& item : node_)
+    items.emplace_back(item, path_ + "[" + std::to_string(index++) + "]", origin_, origins_, line_);
+  return items;
+}
+
 Map Value::map(std::initializer_list<std::string_view> keys) const {
   if (!node_.IsMap()) fail("expected a mapping (key: value lines or {key: value}), got " + describe());
   std::vector<std::string_view> declared(keys);

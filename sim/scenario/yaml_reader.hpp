@@ -86,6 +86,9 @@ class Value {
     return options.begin()->second;  // unreachable: one_of_words accepted `word`
   }
 
+  // The elements of this list, each a Value with the path "key[i]" and its own line; fails when this is not a list.
+  std::vector<Value> list() const;
+
   // Opens this node as a mapping that may only hold `keys`: fails when it is not a mapping, or holds an undeclared
   // or a duplicated key.
   Map map(std::initializer_list<std::string_view> keys) const;

@@ -67,6 +67,11 @@ struct TrainingJob {
   // Interleaved only: model chunks (virtual pipeline stages) per device, Megatron-LM's
   // --num-virtual-stages-per-pipeline-rank. The model is cut into pp x virtual_stages stages.
   std::int64_t virtual_stages = 2;
+  // Transformer layers of each model chunk in model order (pp chunks; pp x virtual_stages under interleaving,
+  // 2 x pp under dualpipev), as Megatron-LM's --pipeline-model-parallel-layout or
+  // --decoder-first/last-pipeline-num-layers fix them; the first chunk also holds the embedding, the last the head
+  // and MTP module. Empty: sim/graph's split_into_stages balances the chunks.
+  std::vector<std::int64_t> stage_layers;
   Recompute recompute = Recompute::none;
   // Full recomputation only: how many transformer layers of each model chunk (pipeline stage, or virtual stage
   // under interleaving) are recomputed, the first ones (Megatron-LM's --recompute-method block

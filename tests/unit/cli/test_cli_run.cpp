@@ -104,6 +104,29 @@ TEST(CliRun, RecomputationIsEchoedWithItsLayerCount) {
   EXPECT_GT(step_of("--set training.recompute_layers=32"), five);
 }
 
+TEST(CliRun, AGivenStageSplitIsCostedAndEchoed) {
+  // The default's own balanced split, given explicitly, gives the same report byte for byte; it is echoed.
+  auto balanced = run_cli("run \"" + kDefault + "\" --json -");
+  auto given =
+      run_cli("run \"" + kDefault + "\" --json - --set training.stage_layers=[4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,1]");
+  ASSERT_EQ(given.exit_code, 0) << given.err;
+  EXPECT_EQ(given.out, balanced.out);
+  YAML::Node layers = YAML::Load(balanced.out)["training"]["stage_layers"];
+  ASSERT_EQ(layers.size(), 16u);
+  EXPECT_EQ(layers[0].as<int>(), 4);
+  EXPECT_EQ(layers[15].as<int>(), 1);
+  // A heavier last stage (two layers beside the head and the MTP module) makes the busiest GPU busier: a longer step.
+  YAML::Node moved = report("--set training.stage_layers=[3,4,4,4,4,4,4,4,4,4,4,4,4,4,4,2]")["training"];
+  EXPECT_EQ(moved["stage_layers"][15].as<int>(), 2);
+  EXPECT_GT(moved["step_time_s"].as<double>(), YAML::Load(balanced.out)["training"]["step_time_s"].as<double>());
+  // Under interleaving there is one count per virtual stage.
+  auto short_list = run_cli("run \"" + kDefault +
+                            "\" --json - --set training.schedule=interleaved --set training.virtual_stages=2 "
+                            "--set training.stage_layers=[4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,1]");
+  EXPECT_EQ(short_list.exit_code, 2);
+  EXPECT_NE(short_list.err.find("pp x virtual_stages = 16 x 2 = 32"), std::string::npos) << short_list.err;
+}
+
 TEST(CliRun, SameScenarioAndSeedGiveIdenticalBytes) {
   auto first = run_cli("run \"" + kDefault + "\" --json - --seed 7");
   auto second = run_cli("run \"" + kDefault + "\" --json - --seed 7");

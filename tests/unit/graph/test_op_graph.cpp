@@ -436,6 +436,41 @@ TEST(StageSplit, DeepSeekV3Over16Stages) {
   EXPECT_EQ(slices[15].last_layer - slices[15].first_layer, 1);
 }
 
+TEST(StageSplit, AGivenSplitIsTakenAsItIs) {
+  // DeepSeek-V3 as Megatron-Bridge lays it out at PP 16 ("E + 4 decoder", 14 x 4, "1 decoder + MTP + loss") is what
+  // the balancing finds; a given split makes exactly its stages, embedding first, head and MTP last.
+  const ModelSpec model = test::deepseek_v3();
+  std::vector<std::int64_t> megatron(16, 4);
+  megatron.back() = 1;
+  const auto given = stages_of_split(model, megatron), balanced = split_into_stages(model, 16);
+  ASSERT_EQ(given.size(), balanced.size());
+  for (std::size_t s = 0; s < given.size(); ++s) {
+    EXPECT_EQ(given[s].first_layer, balanced[s].first_layer);
+    EXPECT_EQ(given[s].last_layer, balanced[s].last_layer);
+    EXPECT_EQ(given[s].has_embedding, balanced[s].has_embedding);
+    EXPECT_EQ(given[s].has_head, balanced[s].has_head);
+    EXPECT_EQ(given[s].has_mtp, balanced[s].has_mtp);
+  }
+  // Three dense layers alone on the first stage, two layers beside the head and MTP module on the last.
+  std::vector<std::int64_t> other(16, 4);
+  other.front() = 3;
+  other.back() = 2;
+  const auto moved = stages_of_split(model, other);
+  EXPECT_EQ(moved[0].last_layer, 3);
+  EXPECT_EQ(moved[15].first_layer, 59);
+  EXPECT_EQ(moved[15].last_layer, 61);
+  // An empty first stage holds only the embedding, an empty last one only the head.
+  std::vector<std::int64_t> ends{0, 30, 31, 0};
+  const auto edge = stages_of_split(model, ends);
+  EXPECT_EQ(edge[0].last_layer, 0);
+  EXPECT_TRUE(edge[0].has_embedding);
+  EXPECT_EQ(edge[3].first_layer, 61);
+  EXPECT_TRUE(edge[3].has_head);
+  EXPECT_THROW(stages_of_split(model, {30, 0, 31}), std::invalid_argument);  // an empty middle stage
+  EXPECT_THROW(stages_of_split(model, {30, 30}), std::invalid_argument);     // 60 of 61 layers
+  EXPECT_THROW(stages_of_split(model, {}), std::invalid_argument);
+}
+
 TEST(StageSplit, EdgeCases) {
   const ModelSpec model = test::deepseek_v3();
   EXPECT_THROW(split_into_stages(model, 64), std::invalid_argument);  // more than layers + 2
@@ -690,7 +725,9 @@ TEST(OpGraph, FullRecomputationOfTheFirstLayersOnly) {
   for (auto v : boost::make_iterator_range(boost::vertices(block))) {
     const Op& op = block[v];
     const bool recompute_twin = op.name.find(".recompute") != std::string::npos;
-    if (recompute_twin) EXPECT_EQ(op.layer, 2) << op.name;
+    if (recompute_twin) {
+      EXPECT_EQ(op.layer, 2) << op.name;
+    }
     // Only layer 2's forward ops are marked as keeping nothing.
     EXPECT_EQ(op.recomputed_in_full, op.phase == Phase::forward && op.layer == 2) << op.name;
   }
