@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "cli_runner.hpp"
 #include "core/csv.hpp"
@@ -125,6 +127,54 @@ TEST(CliRun, AGivenStageSplitIsCostedAndEchoed) {
                             "--set training.stage_layers=[4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,1]");
   EXPECT_EQ(short_list.exit_code, 2);
   EXPECT_NE(short_list.err.find("pp x virtual_stages = 16 x 2 = 32"), std::string::npos) << short_list.err;
+}
+
+TEST(CliRun, RandomWhatIfsOnBundledScenariosExitZeroOrTwo) {
+  // "Never a crash": random combinations of the what-if keys a planner sets on the bundled scenarios either run
+  // (exit 0) or are refused as bad input with a message naming the key (exit 2), never an internal error (1) or a
+  // signal. A fixed seed of std::mt19937 draws the same cases on every platform.
+  const std::string root = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/";
+  const std::vector<std::string> scenarios{"deepseek-v3-pretrain.yaml", "llama-3-70b-megatron-h100.yaml",
+                                           "qwen3-30b-megatron-h100.yaml", "mpt-7b-h100.yaml",
+                                           "llama-3-8b-megatron-h100.yaml"};
+  const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
+      {"training.schedule", {"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev"}},
+      {"training.recompute", {"none", "selective", "full"}},
+      {"training.recompute_layers", {"1", "5"}},
+      {"training.micro_batch", {"1", "2", "3"}},
+      {"training.precision", {"fp8", "bf16"}},
+      {"training.virtual_stages", {"2", "3"}},
+      {"engine.backend", {"simgrid", "analytic"}},
+      {"engine.p2p", {"auto", "buffered", "rendezvous"}},
+      {"training.dp_comm_overlap", {"true", "false"}},
+      {"training.overlap_moe_all_to_all", {"true", "false"}},
+      {"training.moe_dispatcher", {"deepep", "all_to_all"}},
+      {"training.gemm_sms", {"all", "free", "100"}},
+      {"engine.gpu_speed_spread", {"0", "0.01"}},
+      {"cluster.gpu", {"h100", "h800", "h200", "a100", "h20"}},
+  };
+  std::mt19937 draw(20261129);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(draw() % n); };
+  int ran = 0, refused = 0;
+  for (int i = 0; i < 60; ++i) {
+    std::string arguments = "run \"" + root + scenarios[pick(scenarios.size())] + "\" --json /dev/null";
+    const std::size_t count = 1 + pick(4);
+    for (std::size_t k = 0; k < count; ++k) {
+      const auto& [key, values] = keys[pick(keys.size())];
+      arguments += " --set " + key + "=" + values[pick(values.size())];
+    }
+    const auto result = run_cli(arguments);
+    EXPECT_TRUE(result.exit_code == 0 || result.exit_code == 2)
+        << arguments << "\nexit " << result.exit_code << ": " << result.err;
+    if (result.exit_code == 2) {
+      ++refused;
+      EXPECT_NE(result.err.find("fleetsim: error: "), std::string::npos) << arguments << ": " << result.err;
+    }
+    if (result.exit_code == 0) ++ran;
+  }
+  // The draw covers both outcomes.
+  EXPECT_GT(ran, 0);
+  EXPECT_GT(refused, 0);
 }
 
 TEST(CliRun, SameScenarioAndSeedGiveIdenticalBytes) {
