@@ -48,23 +48,32 @@ double sequence_parallel_shards(const Op& op, const TrainingJob& job, std::int64
 double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t hidden) {
   if (op.phase != Phase::forward || !op.model_flops) return 0.0;
   if (op.recomputed_in_full) return 0.0;  // its layer keeps only its input (counted per layer by the caller)
-  if (job.recompute == Recompute::selective && recomputed_in_selective_mode(op)) return 0.0;
+  const bool selective = job.recompute == Recompute::selective;
+  const SelectiveRecompute& modules = job.selective_recompute;
+  // Recomputed norms and MLA up-projections keep nothing; a recomputed attention core or experts' activation still
+  // keeps its inputs, which its recomputation reads (below).
+  if (selective && recomputed_in_selective_mode(op, modules) && op.kind != OpKind::attention && !ffn_activation_of(op))
+    return 0.0;
   const bool fp8 = job.precision == Precision::fp8;
   const bool is_down_projection = op.name.find("down.") != std::string::npos && op.block != "mla";
+  // moe_act: the routed experts' down projection gets its input from the recomputed activation.
+  const bool input_recomputed = selective && modules.moe_act && op.name.find(".experts_down.") != std::string::npos;
   const bool is_attention_output_projection =
       (op.block == "mla" || op.block == "gqa") && op.name.find(".o_proj.") != std::string::npos;
   switch (op.kind) {
     case OpKind::gemm:
     case OpKind::grouped_gemm:
-      if (fp8 && is_down_projection) return 0.0;
+      if ((fp8 && is_down_projection) || input_recomputed) return 0.0;
       if (!fp8 && is_attention_output_projection) return 0.0;
       return static_cast<double>(op.gemm.m * op.gemm.groups) * static_cast<double>(op.gemm.k) *
              (op.dtype == DataType::fp8 ? 1.0 : 2.0) / sequence_parallel_shards(op, job, hidden);
     case OpKind::attention: {
       const auto& a = op.attention;
       const double rows = static_cast<double>(a.batch * a.q_len * a.heads);
-      const double output_and_stats = rows * static_cast<double>(a.v_head_dim) * 2.0 + rows * 4.0;
-      if (job.recompute == Recompute::selective && op.block == "mla") return output_and_stats;
+      // core_attn recomputation drops the softmax statistics; the output stays, as the output projection's input.
+      const double stats = selective && modules.core_attn ? 0.0 : rows * 4.0;
+      const double output_and_stats = rows * static_cast<double>(a.v_head_dim) * 2.0 + stats;
+      if (selective && modules.mla_up_proj && op.block == "mla") return output_and_stats;
       // K and V of the GPU's own q_len tokens (under context parallelism the others' pass by and are not kept).
       const double kv_rows = static_cast<double>(a.batch * a.q_len * a.kv_heads);
       return output_and_stats + rows * static_cast<double>(a.qk_head_dim) * 2.0 +
@@ -92,6 +101,7 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   work.precision = job.precision;
   work.parallelism = job.parallelism;
   work.recompute = job.recompute;
+  work.selective_recompute = job.selective_recompute;
   work.recompute_layers = job.recompute_layers;
   work.deferred_weight_gradients = job.deferred_weight_gradients;
   work.moe_dispatcher = job.moe_dispatcher;

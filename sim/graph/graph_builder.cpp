@@ -195,7 +195,7 @@ OpGraph GraphBuilder::finish() {
 
     // Selective recomputation as DeepSeek-V3 does it (V3 §3.2.3): RMSNorms and MLA up-projections run again in
     // the backward pass instead of keeping their outputs.
-    if (work_.recompute == Recompute::selective && recomputed_in_selective_mode(graph_[v])) {
+    if (work_.recompute == Recompute::selective && recomputed_in_selective_mode(graph_[v], work_.selective_recompute)) {
       Op op = graph_[v];
       op.name = base_names_[v] + ".recompute";
       op.phase = Phase::backward_input;

@@ -25,10 +25,13 @@ OpTotals sum_filtered(const OpGraph& graph, std::optional<Phase> phase) {
 OpTotals sum_ops(const OpGraph& graph) { return sum_filtered(graph, std::nullopt); }
 OpTotals sum_ops(const OpGraph& graph, Phase phase) { return sum_filtered(graph, phase); }
 
-bool recomputed_in_selective_mode(const Op& forward_op) {
-  if (forward_op.kind == OpKind::norm) return true;
-  return forward_op.block == "mla" &&
-         (forward_op.name.find(".q_up") != std::string::npos || forward_op.name.find(".kv_up") != std::string::npos);
+bool recomputed_in_selective_mode(const Op& forward_op, const SelectiveRecompute& modules) {
+  if (forward_op.kind == OpKind::norm) return modules.layernorm;
+  if (forward_op.kind == OpKind::attention) return modules.core_attn;
+  if (forward_op.block == "mla" &&
+      (forward_op.name.find(".q_up") != std::string::npos || forward_op.name.find(".kv_up") != std::string::npos))
+    return modules.mla_up_proj;
+  return modules.moe_act && ffn_activation_of(forward_op) && forward_op.name.find(".experts_") != std::string::npos;
 }
 
 std::optional<FfnActivation> ffn_activation_of(const Op& op) {

@@ -118,6 +118,7 @@ struct MicroBatchWork {
   Precision precision = Precision::fp8;  // GEMM precision; attention core, norms and the head stay BF16
   ParallelPlan parallelism;               // tp shards heads and FFN; ep sets experts per GPU and dispatch volume
   Recompute recompute = Recompute::none;
+  SelectiveRecompute selective_recompute;  // TrainingJob's: the modules selective recomputation runs again
   std::int64_t recompute_layers = 0;  // TrainingJob's: full recomputation of the first N layers, 0 = all
   DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;  // TrainingJob's
   MoeDispatcher moe_dispatcher = MoeDispatcher::deepep;                              // TrainingJob's
@@ -163,10 +164,11 @@ double mtp_training_flops_per_token(const ModelSpec& model, std::int64_t seq_len
 // KV-cache bytes per token over all layers at `bytes_per_element` (MLA: (kv_lora_rank + rope) per layer).
 double kv_cache_bytes_per_token(const ModelSpec& model, double bytes_per_element);
 
-// Whether `recompute: selective` recomputes this forward op in the backward pass instead of keeping its output:
-// RMSNorms and the MLA up-projections (q_up, kv_up), as DeepSeek-V3 does (V3 §3.2.3). The attention core keeps
-// no score matrix in any mode (FlashAttention recomputes it; its backward carries that work).
-bool recomputed_in_selective_mode(const Op& forward_op);
+// Whether `recompute: selective` with `modules` runs this forward op again in the backward pass: by default the
+// RMSNorms and the MLA up-projections (q_up, kv_up), as DeepSeek-V3 does (V3 §3.2.3); `core_attn` adds the attention
+// core, `moe_act` the routed experts' activation. The attention core keeps no score matrix in any mode
+// (FlashAttention recomputes it; its backward carries that work).
+bool recomputed_in_selective_mode(const Op& forward_op, const SelectiveRecompute& modules = {});
 
 // The feed-forward activation this op applies (its name's segment is the activation's, maybe after "experts_" or
 // "shared_": "L3.moe.experts_swiglu.fwd", "L0.ffn.gelu.bwd"), or none for any other op.

@@ -116,6 +116,15 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   for (const StageCost& stage : e.stages) json.integer({}, stage.slice.last_layer - stage.slice.first_layer);
   json.end_array();
   json.string("recompute", recompute_name(job.recompute));
+  if (job.recompute == Recompute::selective) {
+    const SelectiveRecompute& modules = job.selective_recompute;
+    json.begin_array("recompute_modules");
+    if (modules.layernorm) json.string({}, "layernorm");
+    if (modules.mla_up_proj) json.string({}, "mla_up_proj");
+    if (modules.core_attn) json.string({}, "core_attn");
+    if (modules.moe_act) json.string({}, "moe_act");
+    json.end_array();
+  }
   if (job.recompute_layers > 0) json.integer("recompute_layers", job.recompute_layers);
   json.integer("gemm_sms", gemm_sm_count(scenario));
   json.string("deferred_weight_gradients", deferred_weight_gradients_name(job.deferred_weight_gradients));

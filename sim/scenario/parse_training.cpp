@@ -182,6 +182,26 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});
   });
+  if (m.has("recompute_modules")) {
+    if (job.recompute != Recompute::selective)
+      m.fail("recompute_modules",
+             "only with training.recompute: selective (which modules it runs again); training.recompute is not "
+             "selective");
+    SelectiveRecompute modules{false, false, false, false};
+    for (const Value& item : m.get("recompute_modules").list()) {
+      const std::string name = item.is_scalar() ? item.node().as<std::string>() : "";
+      if (name == "mlp" || name == "moe" || name == "shared_experts")
+        item.fail("Megatron-Core's '" + name +
+                  "' recomputation (a whole block run again) is not modelled; modelled: layernorm, mla_up_proj, "
+                  "core_attn, moe_act");
+      const std::string module = item.one_of({"layernorm", "mla_up_proj", "core_attn", "moe_act"});
+      if (module == "layernorm") modules.layernorm = true;
+      if (module == "mla_up_proj") modules.mla_up_proj = true;
+      if (module == "core_attn") modules.core_attn = true;
+      if (module == "moe_act") modules.moe_act = true;
+    }
+    job.selective_recompute = modules;
+  }
   if (m.has("recompute_layers")) {
     if (job.recompute != Recompute::full)
       m.fail("recompute_layers",

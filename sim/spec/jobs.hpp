@@ -13,6 +13,16 @@ namespace fleetsim {
 // H800, H200 datasheets) and the same 2-byte tensors; its loss scaling costs nothing measurable.
 enum class Precision { fp8, bf16, fp16 };
 enum class Recompute { none, selective, full };
+// Which modules `recompute: selective` runs again in the backward pass (Megatron-Core's --recompute-modules names).
+// The default is DeepSeek-V3's set (V3 §3.2.3): the RMSNorms and MLA's up-projections.
+struct SelectiveRecompute {
+  bool layernorm = true;    // every RMSNorm: its output is not kept
+  bool mla_up_proj = true;  // MLA's q_up and kv_up: the attention's Q, K and V are not kept
+  bool core_attn = false;   // the attention core's forward runs again; only its softmax statistics go (FlashAttention
+                            // keeps no score matrix, and its output is the output projection's input, kept there)
+  bool moe_act = false;     // the routed experts' activation runs again: its output, the experts' down projection's
+                            // input, is not kept (under FP8 it never is: V3 §3.3.3 caches the activation's input)
+};
 // Which weight gradients a schedule that splits the backward pass (zb1p, dualpipe, dualpipev) defers to its W
 // chunks. all: every weight's (the zero-bubble papers' rule). except_high_precision: all but those of the modules
 // DeepSeek-V3 keeps out of FP8 (V3 §3.3: the embedding, the output head, the MoE gate), which are computed with
@@ -73,6 +83,7 @@ struct TrainingJob {
   // and MTP module. Empty: sim/graph's split_into_stages balances the chunks.
   std::vector<std::int64_t> stage_layers;
   Recompute recompute = Recompute::none;
+  SelectiveRecompute selective_recompute;  // recompute: selective only: which modules
   // Full recomputation only: how many transformer layers of each model chunk (pipeline stage, or virtual stage
   // under interleaving) are recomputed, the first ones (Megatron-LM's --recompute-method block
   // --recompute-num-layers N); the others keep their activations. 0: every layer.

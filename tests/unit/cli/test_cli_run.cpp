@@ -86,6 +86,14 @@ TEST(CliRun, RecomputationIsEchoedWithItsLayerCount) {
   YAML::Node t = report()["training"];
   EXPECT_EQ(t["recompute"].as<std::string>(), "selective");
   EXPECT_FALSE(t["recompute_layers"]);
+  // Its selective set is DeepSeek-V3's, the norms and MLA's up-projections; a given one is echoed as given.
+  ASSERT_EQ(t["recompute_modules"].size(), 2u);
+  EXPECT_EQ(t["recompute_modules"][0].as<std::string>(), "layernorm");
+  EXPECT_EQ(t["recompute_modules"][1].as<std::string>(), "mla_up_proj");
+  YAML::Node chosen =
+      report("--set training.recompute_modules=[moe_act,layernorm,mla_up_proj]")["training"]["recompute_modules"];
+  ASSERT_EQ(chosen.size(), 3u);  // in fleetsim's order
+  EXPECT_EQ(chosen[2].as<std::string>(), "moe_act");
   // Llama 3 8B as Megatron-Bridge runs it: the first 5 layers recomputed in full, in the JSON and the summary.
   const std::string llama = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/llama-3-8b-megatron-h100.yaml";
   auto json = run_cli("run \"" + llama + "\" --json -");

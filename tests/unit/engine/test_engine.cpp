@@ -210,6 +210,11 @@ TEST(Engine, ActivationMemoryPerLayerFollowsKorthikanti) {
   EXPECT_DOUBLE_EQ(activations("model.layers=48", "training.recompute=none") -
                        activations("model.layers=47", "training.recompute=none"),
                    32 * sbh_over_t + statistics);
+  // Recomputing the attention core (Megatron-Core's core_attn) drops only its softmax statistics: FlashAttention
+  // keeps no scores, and the core's output stays as the output projection's input.
+  EXPECT_DOUBLE_EQ(activations("model.layers=48", "training.recompute_modules=[layernorm,core_attn]") -
+                       activations("model.layers=47", "training.recompute_modules=[layernorm,core_attn]"),
+                   28 * sbh_over_t);
   // Full recomputation keeps only each layer's input, sequence-parallel: 2 sbh/t (KR §4: "2sbh").
   auto full = [&](const char* layers, const char* recompute_layers) {
     std::vector<std::string> overrides{layers, "training.recompute=full"};
@@ -224,6 +229,31 @@ TEST(Engine, ActivationMemoryPerLayerFollowsKorthikanti) {
   EXPECT_DOUBLE_EQ(full("model.layers=48", "training.recompute_layers=48"), full("model.layers=48", nullptr));
   EXPECT_DOUBLE_EQ(full("model.layers=48", "training.recompute_layers=10") - full("model.layers=48", nullptr),
                    38 * (30 * sbh_over_t + statistics));
+}
+
+TEST(Engine, RecomputingTheExpertsActivationDropsTheirDownProjectionsInput) {
+  // recompute_modules moe_act under BF16: the routed experts' down projection no longer keeps its input, the
+  // activation's output: one 4,096-token sequence x top-8 copies x 2,048 wide x 2 bytes per MoE layer of a stage.
+  // (Under FP8 it never keeps it, V3 §3.3.3.) The activation runs again: a longer backward, the same forward.
+  const std::vector<std::string> bf16{"training.precision=bf16", "cluster.gpu.hbm=400GB", "engine.backend=analytic"};
+  auto with = [&](std::vector<std::string> overrides, const char* extra) {
+    if (extra != nullptr) overrides.emplace_back(extra);
+    return run_training(load(kDefault, overrides), nullptr);
+  };
+  const auto kept = with(bf16, nullptr);
+  const auto recomputed = with(bf16, "training.recompute_modules=[layernorm,mla_up_proj,moe_act]");
+  const double per_moe_layer = 4096.0 * 8 * 2048 * 2;
+  ASSERT_EQ(kept.stages.size(), 16u);
+  for (std::size_t s = 0; s < 16; ++s) {
+    const auto& slice = kept.stages[s].slice;
+    // Stage 0 holds the 3 dense layers and one MoE layer; stage 15 one MoE layer and the MTP module's (MoE) layer.
+    const double moe_layers = s == 0 ? 1.0 : s == 15 ? 2.0 : static_cast<double>(slice.last_layer - slice.first_layer);
+    EXPECT_DOUBLE_EQ(kept.stages[s].activation_bytes - recomputed.stages[s].activation_bytes,
+                     moe_layers * per_moe_layer)
+        << s;
+    EXPECT_GT(recomputed.stages[s].backward_input_compute_s, kept.stages[s].backward_input_compute_s) << s;
+    EXPECT_DOUBLE_EQ(recomputed.stages[s].forward_compute_s, kept.stages[s].forward_compute_s) << s;
+  }
 }
 
 TEST(Engine, ZeroThreeGathersAndReduceScattersEveryMicroBatch) {

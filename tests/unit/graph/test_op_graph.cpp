@@ -2,6 +2,7 @@
 // closed forms, the stage split and recomputation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/graph/topological_sort.hpp>
 #include <cmath>
 #include <iterator>
@@ -700,6 +701,35 @@ TEST(OpGraph, RecomputationAddsOnlyNonModelWork) {
       EXPECT_EQ(full[v].phase, Phase::backward_input);
     }
   expect_dag(full);
+}
+
+TEST(OpGraph, SelectiveRecomputationRunsTheChosenModulesAgain) {
+  // training.recompute_modules (Megatron-Core's names): each chosen module's forward ops get a ".recompute" twin in
+  // the backward, non-model work; nothing else does.
+  const ModelSpec model = test::deepseek_v3();
+  const StageSlice slice = layers(2, 4);  // one dense, one MoE layer
+  auto twins_of = [&](const SelectiveRecompute& modules) {
+    MicroBatchWork w = work(64, Precision::fp8, Recompute::selective);
+    w.selective_recompute = modules;
+    const OpGraph graph = build_training_graph(model, slice, w);
+    expect_dag(graph);
+    std::vector<std::string> names;
+    for (auto v : boost::make_iterator_range(boost::vertices(graph)))
+      if (graph[v].name.find(".recompute") != std::string::npos) {
+        EXPECT_FALSE(graph[v].model_flops);
+        EXPECT_EQ(graph[v].phase, Phase::backward_input);
+        names.push_back(graph[v].name);
+      }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(twins_of({false, false, false, true}), std::vector<std::string>{"L3.moe.experts_swiglu.recompute"});
+  EXPECT_EQ(twins_of({false, false, true, false}),
+            (std::vector<std::string>{"L2.mla.core.recompute", "L3.mla.core.recompute"}));
+  EXPECT_TRUE(twins_of({false, false, false, false}).empty());
+  // The default is DeepSeek-V3's set, the norms and MLA's up-projections (12 ops over these two layers).
+  EXPECT_EQ(twins_of({}).size(), 12u);
+  EXPECT_EQ(twins_of({true, true, true, true}).size(), 12u + 2u + 1u);
 }
 
 TEST(OpGraph, FullRecomputationOfTheFirstLayersOnly) {
