@@ -117,10 +117,10 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
     StageCost stage;
     stage.slice = slice;
     const OpGraph graph = build_training_graph(scenario.model, slice, work);
-    std::set<int> layers_recomputed_in_full;
+    std::set<int> recomputed_groups;  // one per layer: the layer (full) or one block of it (selective)
     for (auto vertex : boost::make_iterator_range(boost::vertices(graph))) {
       const Op& op = graph[vertex];
-      if (op.recomputed_in_full) layers_recomputed_in_full.insert(op.layer);
+      if (op.recomputed_in_full) recomputed_groups.insert(op.layer);
       if (op.kind == OpKind::all_to_all) {
         OpCost cost{comm.moe_all_to_all_seconds(op), CostSource::comm_model};
         sources.add(cost);
@@ -179,13 +179,18 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
     if (slice.has_embedding)
       stage.dense_params += static_cast<double>(scenario.model.vocab * scenario.model.hidden) /
                             static_cast<double>(job.parallelism.tp);
-    // A layer recomputed in full keeps only its input, this GPU's share of the tokens: seq_len / cp of each
-    // sequence, sharded again over tp by sequence parallelism. The embedding, the head and the layers full
-    // recomputation leaves out (training.recompute_layers) keep what they keep without recomputation.
-    const double layer_input_bytes = static_cast<double>(job.micro_batch * job.seq_len) /
-                                     static_cast<double>(job.parallelism.cp * job.parallelism.tp) *
-                                     static_cast<double>(scenario.model.hidden) * kActivationBytesPerElement;
-    stage.activation_bytes += layer_input_bytes * static_cast<double>(layers_recomputed_in_full.size());
+    // Under full recomputation a layer keeps only its input, this GPU's share of the tokens: seq_len / cp of each
+    // sequence, sharded again over tp by sequence parallelism (the embedding, the head and the layers
+    // training.recompute_layers leaves out keep what they keep without recomputation). A block recomputed under
+    // selective recomputation reads the output of the norm before it, which the norm keeps, or, when the norms are
+    // recomputed too, runs again first (Megatron frees a recomputed norm's output and rebuilds it for every reader):
+    // nothing more to keep.
+    if (job.recompute == Recompute::full) {
+      const double input_bytes = static_cast<double>(job.micro_batch * job.seq_len) /
+                                 static_cast<double>(job.parallelism.cp * job.parallelism.tp) *
+                                 static_cast<double>(scenario.model.hidden) * kActivationBytesPerElement;
+      stage.activation_bytes += input_bytes * static_cast<double>(recomputed_groups.size());
+    }
     stages.push_back(stage);
   }
   return stages;

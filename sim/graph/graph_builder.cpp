@@ -53,7 +53,7 @@ Value GraphBuilder::add(const Site& site, Op op, Backward backward, const std::v
 
   ForwardInfo info;
   info.backward = std::move(backward);
-  info.recompute_group = site.transformer_layer ? site.layer : -1;
+  info.recompute_group = recompute_group_of(site, op, info.backward);
   if (site.transformer_layer && std::find(layer_order_.begin(), layer_order_.end(), site.layer) == layer_order_.end())
     layer_order_.push_back(site.layer);
   for (const auto* list : {&inputs, &non_differentiable})
@@ -128,9 +128,23 @@ std::vector<OpVertex> GraphBuilder::gradient_sources(OpVertex forward) const {
   return prune_redundant(std::move(sources));
 }
 
-// Full recomputation of one transformer layer (Megatron-LM's "full" activation recomputation, Korthikanti et al.
-// 2022): only the layer's input is kept, and its whole forward runs again when the layer's output gradient
-// arrives, before any of the layer's backward ops.
+// Which recompute group an op belongs to, -1 for none. Full recomputation: its transformer layer. Selective: the
+// layer of the dense MLP, MoE block or shared expert it is part of, when training.recompute_modules names that block
+// (a layer has at most one such group: the shared expert sits inside the MoE block); norms and residual adds stay out.
+int GraphBuilder::recompute_group_of(const Site& site, const Op& op, const Backward& backward) const {
+  if (!site.transformer_layer) return -1;
+  if (work_.recompute != Recompute::selective) return site.layer;  // used only under full
+  if (op.kind == OpKind::norm || backward.pass_through) return -1;
+  const SelectiveRecompute& modules = work_.selective_recompute;
+  const bool shared_expert = op.name.rfind(site.prefix + ".shared_", 0) == 0;  // op.name is the full name here
+  const bool named = (site.block == "ffn" && modules.mlp) ||
+                     (site.block == "moe" && (modules.moe || (modules.shared_experts && shared_expert)));
+  return named ? site.layer : -1;
+}
+
+// Recomputation of one group (Megatron-LM's "full" activation recomputation of a transformer layer, Korthikanti et
+// al. 2022, or of one block under selective recomputation): only the group's input is kept, and its whole forward
+// runs again when the group's output gradient arrives, before any of its backward ops.
 void GraphBuilder::recompute_layer(int group) {
   std::vector<OpVertex> members;
   for (OpVertex v = 0; v < forward_.size(); ++v)
@@ -187,7 +201,7 @@ OpGraph GraphBuilder::finish() {
     const OpVertex v = index;
     const ForwardInfo& info = forward_[v];
     const int group = info.recompute_group;
-    if (work_.recompute == Recompute::full && group >= 0 && !group_recomputed_[static_cast<std::size_t>(group)])
+    if (work_.recompute != Recompute::none && group >= 0 && !group_recomputed_[static_cast<std::size_t>(group)])
       recompute_layer(group);
 
     grad_ready_[v] = gradient_sources(v);
@@ -195,7 +209,8 @@ OpGraph GraphBuilder::finish() {
 
     // Selective recomputation as DeepSeek-V3 does it (V3 §3.2.3): RMSNorms and MLA up-projections run again in
     // the backward pass instead of keeping their outputs.
-    if (work_.recompute == Recompute::selective && recomputed_in_selective_mode(graph_[v], work_.selective_recompute)) {
+    if (work_.recompute == Recompute::selective && !graph_[v].recomputed_in_full &&
+        recomputed_in_selective_mode(graph_[v], work_.selective_recompute)) {
       Op op = graph_[v];
       op.name = base_names_[v] + ".recompute";
       op.phase = Phase::backward_input;

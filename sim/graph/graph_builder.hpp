@@ -77,7 +77,7 @@ class GraphBuilder {
     Backward backward;
     std::vector<OpVertex> inputs;              // every producer this op reads from
     std::vector<OpVertex> gradient_consumers;  // consumers that send a gradient back to this op
-    int recompute_group = -1;                  // transformer layer for full recomputation, else -1
+    int recompute_group = -1;                  // recompute_group_of: the layer of the group recomputed with it, or -1
   };
 
   OpVertex add_vertex(Op op, const std::vector<OpVertex>& predecessors);
@@ -85,6 +85,7 @@ class GraphBuilder {
   bool reaches(OpVertex from, OpVertex to) const;
   std::vector<OpVertex> prune_redundant(std::vector<OpVertex> sources) const;
   std::vector<OpVertex> gradient_sources(OpVertex forward) const;
+  int recompute_group_of(const Site& site, const Op& op, const Backward& backward) const;
   void recompute_layer(int group);
 
   const ModelSpec& model_;

@@ -123,6 +123,9 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
     if (modules.mla_up_proj) json.string({}, "mla_up_proj");
     if (modules.core_attn) json.string({}, "core_attn");
     if (modules.moe_act) json.string({}, "moe_act");
+    if (modules.mlp) json.string({}, "mlp");
+    if (modules.moe) json.string({}, "moe");
+    if (modules.shared_experts) json.string({}, "shared_experts");
     json.end_array();
   }
   if (job.recompute_layers > 0) json.integer("recompute_layers", job.recompute_layers);

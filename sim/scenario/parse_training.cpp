@@ -189,16 +189,15 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
              "selective");
     SelectiveRecompute modules{false, false, false, false};
     for (const Value& item : m.get("recompute_modules").list()) {
-      const std::string name = item.is_scalar() ? item.node().as<std::string>() : "";
-      if (name == "mlp" || name == "moe" || name == "shared_experts")
-        item.fail("Megatron-Core's '" + name +
-                  "' recomputation (a whole block run again) is not modelled; modelled: layernorm, mla_up_proj, "
-                  "core_attn, moe_act");
-      const std::string module = item.one_of({"layernorm", "mla_up_proj", "core_attn", "moe_act"});
+      const std::string module =
+          item.one_of({"layernorm", "mla_up_proj", "core_attn", "moe_act", "mlp", "moe", "shared_experts"});
       if (module == "layernorm") modules.layernorm = true;
       if (module == "mla_up_proj") modules.mla_up_proj = true;
       if (module == "core_attn") modules.core_attn = true;
       if (module == "moe_act") modules.moe_act = true;
+      if (module == "mlp") modules.mlp = true;
+      if (module == "moe") modules.moe = true;
+      if (module == "shared_experts") modules.shared_experts = true;
     }
     job.selective_recompute = modules;
   }

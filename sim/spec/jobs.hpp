@@ -22,6 +22,11 @@ struct SelectiveRecompute {
                             // keeps no score matrix, and its output is the output projection's input, kept there)
   bool moe_act = false;     // the routed experts' activation runs again: its output, the experts' down projection's
                             // input, is not kept (under FP8 it never is: V3 §3.3.3 caches the activation's input)
+  // Whole blocks, each keeping only its input (the norm's output before it) and running its forward again before
+  // its backward, communication included:
+  bool mlp = false;             // a dense layer's MLP
+  bool moe = false;             // a MoE layer's block after its norm: router, dispatch, experts, combine, shared expert
+  bool shared_experts = false;  // a MoE layer's shared expert
 };
 // Which weight gradients a schedule that splits the backward pass (zb1p, dualpipe, dualpipev) defers to its W
 // chunks. all: every weight's (the zero-bubble papers' rule). except_high_precision: all but those of the modules

@@ -215,6 +215,15 @@ TEST(Engine, ActivationMemoryPerLayerFollowsKorthikanti) {
   EXPECT_DOUBLE_EQ(activations("model.layers=48", "training.recompute_modules=[layernorm,core_attn]") -
                        activations("model.layers=47", "training.recompute_modules=[layernorm,core_attn]"),
                    28 * sbh_over_t);
+  // Recomputing the MLP block (Megatron-Core's mlp) drops what it keeps, 18 sbh/t of the 32 (its gathered input 2,
+  // the GeLU's input 8, the second GEMM's input 8); its own input is the norm's output, which the norm keeps, or
+  // rebuilds when it is recomputed too.
+  EXPECT_DOUBLE_EQ(activations("model.layers=48", "training.recompute_modules=[mlp]") -
+                       activations("model.layers=47", "training.recompute_modules=[mlp]"),
+                   14 * sbh_over_t + statistics);
+  EXPECT_DOUBLE_EQ(activations("model.layers=48", "training.recompute_modules=[layernorm,mlp]") -
+                       activations("model.layers=47", "training.recompute_modules=[layernorm,mlp]"),
+                   10 * sbh_over_t + statistics);
   // Full recomputation keeps only each layer's input, sequence-parallel: 2 sbh/t (KR §4: "2sbh").
   auto full = [&](const char* layers, const char* recompute_layers) {
     std::vector<std::string> overrides{layers, "training.recompute=full"};

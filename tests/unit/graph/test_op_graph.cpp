@@ -727,6 +727,30 @@ TEST(OpGraph, SelectiveRecomputationRunsTheChosenModulesAgain) {
   EXPECT_EQ(twins_of({false, false, true, false}),
             (std::vector<std::string>{"L2.mla.core.recompute", "L3.mla.core.recompute"}));
   EXPECT_TRUE(twins_of({false, false, false, false}).empty());
+  // Whole blocks: the dense layer's MLP, the MoE layer's shared expert, or all of the MoE block after its norm
+  // (router, dispatch, experts, combine, shared expert; the norm and the residual add stay out).
+  SelectiveRecompute mlp{false, false, false, false};
+  mlp.mlp = true;
+  EXPECT_EQ(twins_of(mlp),
+            (std::vector<std::string>{"L2.ffn.down.recompute", "L2.ffn.gate_up.recompute", "L2.ffn.swiglu.recompute"}));
+  SelectiveRecompute shared{false, false, false, false};
+  shared.shared_experts = true;
+  EXPECT_EQ(twins_of(shared),
+            (std::vector<std::string>{"L3.moe.shared_down.recompute", "L3.moe.shared_gate_up.recompute",
+                                      "L3.moe.shared_swiglu.recompute"}));
+  SelectiveRecompute moe{false, false, false, false};
+  moe.moe = true;
+  const auto moe_twins = twins_of(moe);
+  EXPECT_GT(moe_twins.size(), 10u);
+  for (const std::string& name : moe_twins) {
+    EXPECT_EQ(name.rfind("L3.moe.", 0), 0u) << name;
+    EXPECT_EQ(name.find(".norm."), std::string::npos) << name;
+    EXPECT_EQ(name.find(".residual."), std::string::npos) << name;
+  }
+  EXPECT_NE(std::find(moe_twins.begin(), moe_twins.end(), "L3.moe.dispatch.recompute"), moe_twins.end());
+  // With the norms as well, each norm is recomputed once, never twice inside a recomputed block.
+  moe.layernorm = true;
+  EXPECT_EQ(twins_of(moe).size(), moe_twins.size() + 8u);
   // The default is DeepSeek-V3's set, the norms and MLA's up-projections (12 ops over these two layers).
   EXPECT_EQ(twins_of({}).size(), 12u);
   EXPECT_EQ(twins_of({true, true, true, true}).size(), 12u + 2u + 1u);
