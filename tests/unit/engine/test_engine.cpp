@@ -188,7 +188,9 @@ TEST(Engine, AgreesWithTheAnalyticPathWithinTenPercentOnTheBundledScenarios) {
     EXPECT_NEAR(simulated / analytic, 1.0, 0.10) << path << ": simgrid " << simulated << " s, analytic " << analytic;
     ++compared;
   }
-  EXPECT_GE(compared, 17);  // DeepSeek-V3 (3), Llama 3 (3), Megatron GPT (5), MPT (4), Qwen3 (2)
+  // DeepSeek-V3 (2, and 1 under Megatron-Core), Llama 3 (3, and 3 under Megatron-Core), Megatron GPT (5), MPT (4),
+  // Qwen3 (2); the serving scenario has no training section.
+  EXPECT_GE(compared, 20);
 }
 
 TEST(Engine, ActivationMemoryPerLayerFollowsKorthikanti) {
