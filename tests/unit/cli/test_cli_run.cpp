@@ -149,6 +149,7 @@ TEST(CliRun, RandomWhatIfsOnBundledScenariosExitZeroOrTwo) {
       {"training.schedule", {"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev"}},
       {"training.recompute", {"none", "selective", "full"}},
       {"training.recompute_layers", {"1", "5"}},
+      {"training.recompute_modules", {"[layernorm,moe_act]", "[layernorm,mlp]", "[moe,layernorm,mla_up_proj]"}},
       {"training.micro_batch", {"1", "2", "3"}},
       {"training.precision", {"fp8", "bf16"}},
       {"training.virtual_stages", {"2", "3"}},
