@@ -111,6 +111,10 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   const double gemm_stretch = gemm_sm_stretch(scenario);
   const double routed_load = busiest_gpu_expert_load(scenario);
   std::vector<StageCost> stages;
+  // The scenario parser counts the chunks of a given split by the same rule as the schedule registry.
+  if (!job.stage_layers.empty() && std::ssize(job.stage_layers) != stage_count)
+    throw std::logic_error("cost_stages: training.stage_layers has " + std::to_string(job.stage_layers.size()) +
+                           " chunks, the schedule " + std::to_string(stage_count));
   const std::vector<StageSlice> slices = job.stage_layers.empty() ? split_into_stages(scenario.model, stage_count)
                                                                   : stages_of_split(scenario.model, job.stage_layers);
   for (const auto& slice : slices) {

@@ -132,8 +132,8 @@ std::vector<OpVertex> GraphBuilder::gradient_sources(OpVertex forward) const {
 // layer of the dense MLP, MoE block or shared expert it is part of, when training.recompute_modules names that block
 // (a layer has at most one such group: the shared expert sits inside the MoE block); norms and residual adds stay out.
 int GraphBuilder::recompute_group_of(const Site& site, const Op& op, const Backward& backward) const {
-  if (!site.transformer_layer) return -1;
-  if (work_.recompute != Recompute::selective) return site.layer;  // used only under full
+  if (!site.transformer_layer || work_.recompute == Recompute::none) return -1;
+  if (work_.recompute == Recompute::full) return site.layer;
   if (op.kind == OpKind::norm || backward.pass_through) return -1;
   const SelectiveRecompute& modules = work_.selective_recompute;
   const bool shared_expert = op.name.rfind(site.prefix + ".shared_", 0) == 0;  // op.name is the full name here
@@ -201,8 +201,7 @@ OpGraph GraphBuilder::finish() {
     const OpVertex v = index;
     const ForwardInfo& info = forward_[v];
     const int group = info.recompute_group;
-    if (work_.recompute != Recompute::none && group >= 0 && !group_recomputed_[static_cast<std::size_t>(group)])
-      recompute_layer(group);
+    if (group >= 0 && !group_recomputed_[static_cast<std::size_t>(group)]) recompute_layer(group);
 
     grad_ready_[v] = gradient_sources(v);
     if (info.backward.pass_through) continue;
