@@ -1,19 +1,22 @@
 #include "cli/commands.hpp"
 
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <optional>
-#include <sys/wait.h>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "engine/training_run.hpp"
+#include "cli/arguments.hpp"
+#include "cli/sweep.hpp"
 #include "cli/validate.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "engine/training_run.hpp"
 #include "report/chrome_trace.hpp"
 #include "report/training_report.hpp"
 #include "scenario/load.hpp"
@@ -35,7 +38,10 @@ Commands:
         run the bundled validation cases and print predicted vs published figures with the relative error
   calibrate [--out DIR] [--gpu NAME] [--quick] [--seed N] [--budget-s S]
         on a GPU box: build and run kernels/, write a measured kernel profile (calibration/run-on-gpu.sh)
-  sweep, plan
+  sweep SCENARIO.yaml --vary KEY=V1,V2,... [--vary ...] [--set KEY=VALUE ...] [--seed N] [--csv FILE] [--jobs N]
+        run the scenario for every combination of the varied values and tabulate step, throughput, memory,
+        GPU-hours, energy and dollars (a row per combination; --csv FILE writes them as CSV)
+  plan
         not available in this version
 
 Options:
@@ -71,13 +77,6 @@ struct RunArguments {
   std::optional<std::uint64_t> seed;
 };
 
-// Takes the value after `argv[i]`, or throws an InputError that names the option.
-std::string option_value(int argc, char** argv, int& i) {
-  std::string option = argv[i];
-  if (i + 1 >= argc) throw InputError({"<command line>", 0}, option, "expects a value after it");
-  return argv[++i];
-}
-
 RunArguments parse_run_arguments(int argc, char** argv) {
   RunArguments args;
   for (int i = 2; i < argc; ++i) {
@@ -85,17 +84,9 @@ RunArguments parse_run_arguments(int argc, char** argv) {
     if (arg == "--json") {
       args.json_path = option_value(argc, argv, i);
     } else if (arg == "--set") {
-      std::string value = option_value(argc, argv, i);
-      if (value.find('=') == std::string::npos)
-        throw InputError({"<command line>", 0}, "--set", "expects KEY=VALUE, got '" + value + "'");
-      args.overrides.push_back(value);
+      args.overrides.push_back(key_value_argument("--set", option_value(argc, argv, i)));
     } else if (arg == "--seed") {
-      std::string value = option_value(argc, argv, i);
-      char* end = nullptr;
-      unsigned long long seed = std::strtoull(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || value.front() == '-')
-        throw InputError({"<command line>", 0}, "--seed", "expects a non-negative integer, got '" + value + "'");
-      args.seed = seed;
+      args.seed = unsigned_argument("--seed", option_value(argc, argv, i));
     } else if (arg == "--stats") {
       args.stats = true;
     } else if (arg == "--ops") {
@@ -198,8 +189,13 @@ int main_entry(int argc, char** argv) {
                kExitOk;
       return calibrate_command(argc, argv);
     }
-    if (command == "sweep" || command == "plan") {
-      std::cerr << "fleetsim: `" << command << "` is not available in this version\n";
+    if (command == "sweep") {
+      if (wants_help(argc, argv)) return std::cout << kSweepUsage, kExitOk;
+      return sweep_command(argc, argv);
+    }
+    if (command == "plan") {
+      std::cerr << "fleetsim: `plan` is not available in this version (`fleetsim sweep` tabulates the plans you "
+                   "list)\n";
       return kExitBadInput;
     }
     std::cerr << "fleetsim: unknown command '" << command << "'\n\n" << kUsage;

@@ -1,55 +1,20 @@
 #include "cli/validate.hpp"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
-#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "engine/training_run.hpp"
 #include "core/csv.hpp"
 #include "core/error.hpp"
+#include "engine/training_run.hpp"
+#include "report/report_metrics.hpp"
 #include "scenario/load.hpp"
 
 namespace fleetsim::cli {
-namespace {
-
-using Metric = std::function<double(const TrainingEstimate&)>;
-
-// JSON report keys that validation cases may name, read from the estimate the report is written from.
-const std::map<std::string, Metric>& metrics() {
-  static const std::map<std::string, Metric> table{
-      {"training.step_time_s", [](const TrainingEstimate& e) { return e.step.step_s; }},
-      {"training.breakdown_s.forward_chunk", [](const TrainingEstimate& e) { return e.step.phases.forward_s; }},
-      {"training.breakdown_s.backward_input_chunk",
-       [](const TrainingEstimate& e) { return e.step.phases.backward_input_s; }},
-      {"training.breakdown_s.backward_weight_chunk",
-       [](const TrainingEstimate& e) { return e.step.phases.backward_weight_s; }},
-      {"training.breakdown_s.bubble", [](const TrainingEstimate& e) { return e.step.phases.bubble_s; }},
-      {"training.breakdown_s.overlapped_forward_backward",
-       [](const TrainingEstimate& e) { return e.step.phases.overlapped_s; }},
-      // The ratios issue 3 is judged on (ISCA Table 4: 1.99 / 1.13 and 0.48 / 1.13), derived from two keys.
-      {"training.breakdown_s.backward_input_chunk/forward_chunk",
-       [](const TrainingEstimate& e) { return e.step.phases.backward_input_s / e.step.phases.forward_s; }},
-      {"training.breakdown_s.backward_weight_chunk/forward_chunk",
-       [](const TrainingEstimate& e) { return e.step.phases.backward_weight_s / e.step.phases.forward_s; }},
-      {"training.breakdown_s.optimizer", [](const TrainingEstimate& e) { return e.step.phases.update_s; }},
-      {"training.tokens_per_day", [](const TrainingEstimate& e) { return e.tokens_per_day; }},
-      {"training.tflops_per_gpu", [](const TrainingEstimate& e) { return e.tflops_per_gpu; }},
-      {"training.mfu", [](const TrainingEstimate& e) { return e.mfu; }},
-      {"training.gpu_hours", [](const TrainingEstimate& e) { return e.gpu_hours; }},
-      {"training.gpu_hours_per_trillion_tokens",
-       [](const TrainingEstimate& e) { return e.gpu_hours_per_trillion_tokens; }},
-      {"training.wall_time_days", [](const TrainingEstimate& e) { return e.wall_time_s / 86400.0; }},
-      {"cost.compute_usd", [](const TrainingEstimate& e) { return e.compute_usd; }},
-  };
-  return table;
-}
-
-}  // namespace
 
 int validate_command(std::ostream& out) {
   const std::string root = default_data_dir();
@@ -67,8 +32,8 @@ int validate_command(std::ostream& out) {
   for (std::size_t row = 0; row < cases.rows(); ++row) {
     const std::string& scenario_file = cases.text(row, "scenario");
     const std::string& metric = cases.text(row, "metric");
-    auto found = metrics().find(metric);
-    if (found == metrics().end())
+    auto found = report_metrics().find(metric);
+    if (found == report_metrics().end())
       throw InputError({cases.path(), cases.line_of(row)}, "metric", "unknown report key '" + metric + "'");
     auto estimate = estimates.find(scenario_file);
     if (estimate == estimates.end()) {

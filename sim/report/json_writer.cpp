@@ -1,7 +1,8 @@
 #include "report/json_writer.hpp"
 
-#include <cmath>
 #include <cstdio>
+
+#include "report/report_metrics.hpp"
 
 namespace fleetsim {
 
@@ -75,13 +76,7 @@ JsonWriter& JsonWriter::end_array() {
 
 JsonWriter& JsonWriter::number(std::string_view key, double value) {
   key_prefix(key);
-  if (!std::isfinite(value)) {
-    text_ += "null";
-    return *this;
-  }
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.10g", value);
-  text_ += buffer;
+  text_ += format_report_number(value);  // "null" when not finite
   return *this;
 }
 

@@ -1,0 +1,30 @@
+#include "cli/arguments.hpp"
+
+#include <cstdlib>
+
+#include "core/error.hpp"
+
+namespace fleetsim::cli {
+
+std::string option_value(int argc, char** argv, int& i) {
+  std::string option = argv[i];
+  if (i + 1 >= argc) throw InputError({"<command line>", 0}, option, "expects a value after it");
+  return argv[++i];
+}
+
+std::string key_value_argument(const std::string& option, const std::string& text) {
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0)
+    throw InputError({"<command line>", 0}, option, "expects KEY=VALUE, got '" + text + "'");
+  return text;
+}
+
+std::uint64_t unsigned_argument(const std::string& option, const std::string& text) {
+  char* end = nullptr;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || text.front() == '-' || text.front() == '+')
+    throw InputError({"<command line>", 0}, option, "expects a non-negative integer, got '" + text + "'");
+  return value;
+}
+
+}  // namespace fleetsim::cli

@@ -1,0 +1,19 @@
+// Command-line pieces the subcommands share: an option's value, --set KEY=VALUE and --seed N, each failing with an
+// InputError that names the option (exit 2).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace fleetsim::cli {
+
+// The value after argv[i] (advancing i), or an InputError naming the option when there is none.
+std::string option_value(int argc, char** argv, int& i);
+
+// The text of a `--set` (or `--vary`) argument, checked to have the form KEY=VALUE.
+std::string key_value_argument(const std::string& option, const std::string& text);
+
+// A non-negative integer (`--seed`, `--jobs`), or an InputError naming the option.
+std::uint64_t unsigned_argument(const std::string& option, const std::string& text);
+
+}  // namespace fleetsim::cli

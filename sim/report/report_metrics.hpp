@@ -1,0 +1,23 @@
+// JSON report keys as numbers read from a TrainingEstimate: the one table that `fleetsim validate` (published
+// figures named by report key) and `fleetsim sweep` (CSV columns named by report key) both look keys up in, so a
+// key means the same number in the report, in validation and in a sweep.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "analytic/training_estimate.hpp"
+
+namespace fleetsim {
+
+using ReportMetric = std::function<double(const TrainingEstimate&)>;
+
+// Dotted report keys ("training.step_time_s", "cost.total_usd", ...) and two derived ratios
+// ("training.breakdown_s.backward_input_chunk/forward_chunk", ".../backward_weight_chunk/forward_chunk").
+const std::map<std::string, ReportMetric>& report_metrics();
+
+// "%.10g", as the JSON report writes numbers: a sweep's cell and the report's value are the same text.
+std::string format_report_number(double value);
+
+}  // namespace fleetsim

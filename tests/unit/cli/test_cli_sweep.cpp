@@ -1,0 +1,170 @@
+// End-to-end: `fleetsim sweep`, the contract's what-if table, checked against `fleetsim run` of each combination.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli_runner.hpp"
+
+namespace fleetsim {
+namespace {
+
+using testing::run_cli;
+
+const std::string kDefault = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/deepseek-v3-pretrain.yaml";
+const std::string kAnalytic = " --set engine.backend=analytic";
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, separator)) parts.push_back(part);
+  return parts;
+}
+
+// The CSV's rows as cells (the tests' values hold no quoted commas except where a test says so).
+std::vector<std::vector<std::string>> csv_rows(const std::string& csv) {
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& line : split(csv, '\n')) rows.push_back(split(line, ','));
+  return rows;
+}
+
+std::size_t column(const std::vector<std::string>& header, const std::string& name) {
+  for (std::size_t c = 0; c < header.size(); ++c)
+    if (header[c] == name) return c;
+  ADD_FAILURE() << "no column " << name;
+  return 0;
+}
+
+TEST(CliSweep, EveryCombinationInOrderWithTheNumbersRunGives) {
+  const auto result = run_cli("sweep \"" + kDefault + "\" --vary training.schedule=dualpipe,1f1b" +
+                              " --vary cluster.gpu=h800,h200 --csv -");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto rows = csv_rows(result.out);
+  ASSERT_EQ(rows.size(), 5u);  // header + 2 x 2 combinations
+  const auto& header = rows[0];
+  EXPECT_EQ(header[0], "combination");
+  EXPECT_EQ(header[1], "training.schedule");
+  EXPECT_EQ(header[2], "cluster.gpu");
+  EXPECT_EQ(header.back(), "error");
+  // The first --vary changes slowest.
+  const std::vector<std::pair<std::string, std::string>> expected{
+      {"dualpipe", "h800"}, {"dualpipe", "h200"}, {"1f1b", "h800"}, {"1f1b", "h200"}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& row = rows[i + 1];
+    ASSERT_EQ(row.size(), header.size() - 1) << "an empty error cell ends the line: " << result.out;
+    EXPECT_EQ(row[0], std::to_string(i + 1));
+    EXPECT_EQ(row[1], expected[i].first);
+    EXPECT_EQ(row[2], expected[i].second);
+    EXPECT_EQ(row[column(header, "provenance.network_backend")], "simgrid");
+    // Each row is what `fleetsim run --set ...` reports, to the digit (both write numbers as %.10g).
+    const YAML::Node json =
+        YAML::Load(run_cli("run \"" + kDefault + "\" --json - --set training.schedule=" + expected[i].first +
+                           " --set cluster.gpu=" + expected[i].second)
+                       .out);
+    EXPECT_EQ(row[column(header, "training.step_time_s")], json["training"]["step_time_s"].Scalar());
+    EXPECT_EQ(row[column(header, "training.breakdown_s.bubble")], json["training"]["breakdown_s"]["bubble"].Scalar());
+    EXPECT_EQ(row[column(header, "training.gpu_hours")], json["training"]["gpu_hours"].Scalar());
+    EXPECT_EQ(row[column(header, "training.memory_per_gpu_bytes")], json["training"]["memory_per_gpu_bytes"].Scalar());
+    EXPECT_EQ(row[column(header, "power.energy_mwh")], json["power"]["energy_mwh"].Scalar());
+    EXPECT_EQ(row[column(header, "cost.total_usd")], json["cost"]["total_usd"].Scalar());
+  }
+  // 1F1B's bubble is larger than DualPipe's on the same GPU (a sanity check on the rows, not on the order).
+  const std::size_t bubble = column(header, "training.breakdown_s.bubble");
+  EXPECT_GT(std::stod(rows[3][bubble]), 2 * std::stod(rows[1][bubble]));
+}
+
+TEST(CliSweep, JobsDoNotChangeTheBytes) {
+  const std::string sweep = "sweep \"" + kDefault + "\" --vary training.parallelism.pp=8,16" +
+                            " --vary training.parallelism.dp=128,256 --vary training.schedule=dualpipe,zb1p --csv -";
+  const auto one = run_cli(sweep);
+  const auto three = run_cli(sweep + " --jobs 3");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(three.exit_code, 0) << three.err;
+  EXPECT_EQ(one.out, three.out);
+  EXPECT_EQ(one.err, three.err);
+  EXPECT_EQ(csv_rows(one.out).size(), 9u);
+}
+
+TEST(CliSweep, ACombinationThatCannotRunIsARowWithItsError) {
+  // pp 16 x dp 128 x tp 1 = 2,048 GPUs; dp 100 does not divide.
+  const auto result = run_cli("sweep \"" + kDefault + "\" --vary training.parallelism.dp=128,100 --csv -" + kAnalytic);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto rows = csv_rows(result.out);
+  ASSERT_EQ(rows.size(), 3u);
+  const std::size_t step = column(rows[0], "training.step_time_s");
+  EXPECT_GT(std::stod(rows[1][step]), 10.0);
+  EXPECT_EQ(rows[2][step], "");
+  EXPECT_NE(result.out.find("training.parallelism"), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("combination 2 (training.parallelism.dp=100) cannot run"), std::string::npos) << result.err;
+  // The table says so too.
+  const auto table = run_cli("sweep \"" + kDefault + "\" --vary training.parallelism.dp=128,100" + kAnalytic);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("(2 combinations, 1 cannot run)"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("cannot run: "), std::string::npos) << table.out;
+}
+
+TEST(CliSweep, ValuesKeepTheirBracketsAndTheCsvQuotesThem) {
+  const std::string split_a = "[4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,1]", split_b = "[3,4,4,4,4,4,4,4,4,4,4,4,4,4,4,2]";
+  const auto result = run_cli("sweep \"" + kDefault + "\" --vary \"training.stage_layers=" + split_a + "," + split_b +
+                              "\" --csv -" + kAnalytic);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto lines = split(result.out, '\n');
+  ASSERT_EQ(lines.size(), 3u) << result.out;
+  EXPECT_EQ(lines[1].rfind("1,\"" + split_a + "\",analytic,", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2].rfind("2,\"" + split_b + "\",analytic,", 0), 0u) << lines[2];
+}
+
+TEST(CliSweep, CsvFileIsWrittenBesideTheTable) {
+  namespace fs = std::filesystem;
+  const fs::path path = fs::temp_directory_path() / "fleetsim-cli-sweep.csv";
+  fs::remove(path);
+  const auto result =
+      run_cli("sweep \"" + kDefault + "\" --vary training.micro_batch=1,2 --csv \"" + path.string() + "\"" + kAnalytic);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("training.micro_batch"), std::string::npos);
+  EXPECT_NE(result.out.find("step s"), std::string::npos);
+  EXPECT_EQ(csv_rows(testing::read_file(path)).size(), 3u);
+  fs::remove(path);
+}
+
+TEST(CliSweep, BadArgumentsExitTwoAndNameTheProblem) {
+  namespace fs = std::filesystem;
+  const fs::path path = fs::temp_directory_path() / "fleetsim-cli-sweep-bad.csv";
+  fs::remove(path);
+  const std::string base = "sweep \"" + kDefault + "\" ";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"--csv -", "expects at least one --vary"},
+      {"--vary training.schedule", "expects KEY=VALUE"},
+      {"--vary training.schedule=dualpipe,,1f1b", "empty value"},
+      {"--vary \"training.stage_layers=[4,4\"", "unclosed"},
+      {"--vary training.schedule=1f1b --vary training.schedule=zb1p", "varied twice"},
+      {"--vary training.schedule=1f1b --set training.schedule=zb1p", "also varied"},
+      {"--vary training.schedule=1f1b --jobs 0", "--jobs"},
+      {"--vary training.schedule=1f1b --jobs two", "--jobs"},
+      {"--vary training.schedule=1f1b --frobnicate", "unknown option"},
+      // Every combination fails: a misspelt key. No CSV is written.
+      {"--vary training.shedule=1f1b,zb1p --csv \"" + path.string() + "\"", "no combination could run"},
+  };
+  for (const auto& [arguments, needle] : cases) {
+    const auto result = run_cli(base + arguments);
+    EXPECT_EQ(result.exit_code, 2) << arguments;
+    EXPECT_NE(result.err.find(needle), std::string::npos) << arguments << "\n" << result.err;
+  }
+  EXPECT_FALSE(fs::exists(path));
+  const auto typo = run_cli(base + "--vary training.shedule=1f1b");
+  EXPECT_NE(typo.err.find("training.shedule"), std::string::npos) << typo.err;
+}
+
+TEST(CliSweep, HelpListsTheOptions) {
+  const auto result = run_cli("sweep --help");
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* option : {"--vary", "--set", "--seed", "--csv", "--jobs"})
+    EXPECT_NE(result.out.find(option), std::string::npos) << option;
+}
+
+}  // namespace
+}  // namespace fleetsim
