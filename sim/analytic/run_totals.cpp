@@ -65,7 +65,11 @@ TrainingEstimate cost_and_check_memory(const Scenario& scenario, const TrainingM
     throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
                      "training.parallelism",
                      "the plan does not fit in GPU memory: " + describe_memory(estimate.memory) +
-                         "; use more pipeline stages, a higher ZeRO stage, recomputation or a smaller micro-batch");
+                         "; use more pipeline stages, a higher ZeRO stage, recomputation or a smaller micro-batch" +
+                         (scenario.training->parallelism.pp > 1
+                              ? std::string(", or a training.stage_layers split with fewer layers on the fullest "
+                                            "device (the balanced split evens out time, not memory)")
+                              : std::string()));
   }
   return estimate;
 }

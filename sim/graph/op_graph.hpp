@@ -106,6 +106,11 @@ struct StageSlice {
 // the overload takes the context length that weighs attention against the GEMMs.
 std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp);
 std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t pp, std::int64_t seq_len);
+// The same for `stages` stages on pipeline devices that each compute several (device_stages[d]: the stages device d
+// runs; interleaved, DualPipe and DualPipeV place two or more per device): the devices' loads are balanced, then the
+// stages'. The overloads above give every device one stage.
+std::vector<StageSlice> split_into_stages(const ModelSpec& model, std::int64_t stages, std::int64_t seq_len,
+                                          const std::vector<std::vector<std::int64_t>>& device_stages);
 // The stages a given split makes (TrainingJob::stage_layers): `layers[i]` transformer layers on stage i, in model
 // order, the embedding on the first, head and MTP on the last. Throws std::invalid_argument unless the counts add up
 // to the model's layers and only the first or last is empty.

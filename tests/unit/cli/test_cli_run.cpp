@@ -201,6 +201,25 @@ TEST(CliRun, OneF1BIsSlowerThanDualPipeAndTheBubbleGrows) {
   EXPECT_GT(one_f_one_b["breakdown_s"]["bubble"].as<double>(), dualpipe["breakdown_s"]["bubble"].as<double>());
 }
 
+TEST(CliRun, DualPipeVCostsWhatItsHeavierFirstDeviceCosts) {
+  // DualPipeV folds DualPipe's 16 stages into 32 half-size ones, device d running d and 31 - d: the same work per
+  // device, half the parameter copies. The head and MTP module (3.9 layer-equivalents) cannot be halved, so device 0
+  // carries 4.9 layer-equivalents against the others' 4 (DualPipe: 8.9 against 8), and the step is longer, by about
+  // that difference, not by the 26% a per-stage split gave (2 layers beside the head on device 0, 5.9).
+  YAML::Node dualpipe = report()["training"];
+  YAML::Node v = report("--set training.schedule=dualpipev")["training"];
+  std::vector<int> split;
+  for (const auto& layers : v["stage_layers"]) split.push_back(layers.as<int>());
+  std::vector<int> expected(32, 2);
+  expected.front() = 1;
+  expected.back() = 0;
+  EXPECT_EQ(split, expected);
+  const double ratio = v["step_time_s"].as<double>() / dualpipe["step_time_s"].as<double>();
+  EXPECT_GT(ratio, 1.0);
+  EXPECT_LT(ratio, 4.9 / 4.0 * 8.0 / 8.9);  // at most the first device's extra load over DualPipe's
+  EXPECT_LT(v["memory_per_gpu_bytes"].as<double>(), dualpipe["memory_per_gpu_bytes"].as<double>());
+}
+
 TEST(CliRun, JsonFileIsWrittenWholeAndOnlyOnSuccess) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / "fleetsim-cli-json";

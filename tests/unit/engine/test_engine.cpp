@@ -519,10 +519,10 @@ TEST(Engine, AllGatherContextParallelismExposesWhatTheRingHides) {
 }
 
 TEST(Engine, FullModeAgreesWithSymmetryOnSmallClusters) {
-  // 256 GPUs: 16 pipelines of 16 (a 31-layer DeepSeek-V3 so that EP 16 fits), EP 16 across 16 pipelines; both
+  // 256 GPUs: 16 pipelines of 16 (a 29-layer DeepSeek-V3 so that EP 16 fits), EP 16 across 16 pipelines; both
   // network kinds.
   for (const char* topology : {"multi-plane-fat-tree", "fat-tree"}) {
-    std::vector<std::string> small{"model.layers=31",
+    std::vector<std::string> small{"model.layers=29",
                                    "cluster.gpus=256",
                                    "training.parallelism.dp=16",
                                    "training.parallelism.ep=16",
@@ -677,7 +677,7 @@ TEST(Engine, GpuSpeedSpreadRunsEachGroupAtItsSlowestGpuAndSymmetryAgreesWithFull
   // engine.gpu_speed_spread: every GPU draws its speed from the seed; a lock-stepped group waits for its slowest.
   // Symmetric mode runs each pipeline position at the slowest of its GPUs; full mode simulates every GPU with its
   // own draw and lets the EP barriers and pipelines propagate it. They agree within 1% on both kinds of plan.
-  const std::vector<std::string> moe{"model.layers=31", "cluster.gpus=256", "training.parallelism.dp=16",
+  const std::vector<std::string> moe{"model.layers=29", "cluster.gpus=256", "training.parallelism.dp=16",
                                      "training.parallelism.ep=16", "training.global_batch=512"};
   const std::vector<std::string> dense{"model.layers=16",           "cluster.gpus=256",
                                        "training.parallelism.pp=4", "training.parallelism.dp=8",

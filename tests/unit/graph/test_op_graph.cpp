@@ -437,6 +437,41 @@ TEST(StageSplit, DeepSeekV3Over16Stages) {
   EXPECT_EQ(slices[15].last_layer - slices[15].first_layer, 1);
 }
 
+// Layer counts of a split, stage by stage.
+std::vector<int> layer_counts(const std::vector<StageSlice>& slices) {
+  std::vector<int> counts;
+  for (const StageSlice& slice : slices) counts.push_back(slice.last_layer - slice.first_layer);
+  return counts;
+}
+
+TEST(StageSplit, BalancesDevicesThatHoldSeveralStages) {
+  const ModelSpec model = test::deepseek_v3();
+  // DualPipeV at pp 16: device d runs stages d and 31 - d. Two layers on every stage but the ends, the head and MTP
+  // module (3.9 layer-equivalents) alone on stage 31, so device 0's other stage takes the embedding and one layer:
+  // device 0 at 4.9, the others at 4 (per-stage balance put two layers on stage 0: device 0 at 5.9).
+  std::vector<std::vector<std::int64_t>> v_shape(16);
+  for (std::int64_t d = 0; d < 16; ++d) v_shape[static_cast<std::size_t>(d)] = {d, 31 - d};
+  std::vector<int> expected(32, 2);
+  expected.front() = 1;
+  expected.back() = 0;
+  EXPECT_EQ(layer_counts(split_into_stages(model, 32, 4096, v_shape)), expected);
+  // Interleaved 1F1B at pp 8 with 4 virtual stages: device 7 runs stages 7, 15, 23 and 31, the last holding only the
+  // head and MTP module; one of its other stages gives up a layer (device 7 at 8.9, the others at 8).
+  std::vector<std::vector<std::int64_t>> round_robin(8);
+  for (std::int64_t d = 0; d < 8; ++d)
+    for (std::int64_t v = 0; v < 4; ++v) round_robin[static_cast<std::size_t>(d)].push_back(d + 8 * v);
+  const std::vector<int> interleaved = layer_counts(split_into_stages(model, 32, 4096, round_robin));
+  EXPECT_EQ(interleaved.back(), 0);
+  EXPECT_EQ(interleaved[7] + interleaved[15] + interleaved[23], 5);
+  for (int d = 0; d < 7; ++d)
+    EXPECT_EQ(interleaved[d] + interleaved[d + 8] + interleaved[d + 16] + interleaved[d + 24], 8);
+  // DualPipe at pp 16 (device d runs stages d and 15 - d) keeps the per-stage split: 4 x 15 + 1, device 0 at 8.9.
+  std::vector<std::vector<std::int64_t>> mirrored(16);
+  for (std::int64_t d = 0; d < 16; ++d) mirrored[static_cast<std::size_t>(d)] = {d, 15 - d};
+  EXPECT_EQ(layer_counts(split_into_stages(model, 16, 4096, mirrored)), layer_counts(split_into_stages(model, 16)));
+  EXPECT_THROW(split_into_stages(model, 16, 4096, {{0, 16}}), std::invalid_argument);  // no stage 16
+}
+
 TEST(StageSplit, AGivenSplitIsTakenAsItIs) {
   // DeepSeek-V3 as Megatron-Bridge lays it out at PP 16 ("E + 4 decoder", 14 x 4, "1 decoder + MTP + loss") is what
   // the balancing finds; a given split makes exactly its stages, embedding first, head and MTP last.
