@@ -27,14 +27,16 @@
 namespace fleetsim::cli {
 
 const char* const kSweepUsage =
-    R"(usage: fleetsim sweep SCENARIO.yaml --vary KEY=V1,V2,... [--vary ...] [--set KEY=VALUE ...] [--seed N]
-                     [--csv FILE] [--jobs N]
+    R"(usage: fleetsim sweep SCENARIO.yaml --vary KEY=V1,V2,... [--with KEY=W1,W2,...] [--vary ...]
+                     [--set KEY=VALUE ...] [--seed N] [--csv FILE] [--jobs N]
 
 Runs the scenario once per combination of the --vary values (every combination; the first --vary changes slowest),
 each as `fleetsim run --set KEY=VALUE ...` runs it, and prints one row per combination: step time, bubble,
 throughput, memory, days, GPU-hours, energy and dollars.
   --vary KEY=V1,V2  the values of one key (dotted path, as --set); commas inside [...] or {...} or quotes belong to
                     the value: --vary "training.stage_layers=[4,4],[3,5]" is two values (repeatable)
+  --with KEY=W1,W2  a key that moves together with the --vary before it, value for value (as many values):
+                    --vary cluster.gpus=1024,2048 --with training.parallelism.dp=64,128 is two combinations
   --set KEY=VALUE   a fixed override for every combination (repeatable; a key may not be both set and varied)
   --seed N          the random seed of every combination (default: the scenario's `seed`, else 1)
   --csv FILE        also write the rows as CSV (columns named by JSON report key; written to a temporary file, then
@@ -53,12 +55,14 @@ constexpr std::uint64_t kMaxJobs = 256;
 struct Variation {
   std::string key;                  // dotted path, trimmed
   std::vector<std::string> values;  // as written, each becoming KEY=VALUE
+  std::size_t axis = 0;             // the --vary it moves with: its own, or the one before a --with
 };
 
 struct SweepArguments {
   std::string scenario;
-  std::vector<Variation> variations;
-  std::vector<std::string> overrides;  // --set, applied before the varied keys
+  std::vector<Variation> variations;    // every varied key, in the order given (the table's columns)
+  std::vector<std::size_t> axis_sizes;  // values per --vary; a --with key moves along its --vary's axis
+  std::vector<std::string> overrides;   // --set, applied before the varied keys
   std::optional<std::uint64_t> seed;
   std::string csv_path;
   std::uint64_t jobs = 1;
@@ -139,15 +143,29 @@ SweepArguments parse_sweep_arguments(int argc, char** argv) {
   SweepArguments args;
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--vary") {
-      const std::string text = key_value_argument("--vary", option_value(argc, argv, i));
+    if (arg == "--vary" || arg == "--with") {
+      const std::string option(arg);
+      const std::string text = key_value_argument(option, option_value(argc, argv, i));
       Variation variation;
       variation.key = key_of(text);
       variation.values = split_values(variation.key, std::string_view(text).substr(text.find('=') + 1));
       for (const Variation& earlier : args.variations)
         if (earlier.key == variation.key)
-          throw InputError({"<command line>", 0}, "--vary " + variation.key,
+          throw InputError({"<command line>", 0}, option + " " + variation.key,
                            "is varied twice; give all its values in one --vary");
+      if (option == "--vary") {
+        variation.axis = args.axis_sizes.size();
+        args.axis_sizes.push_back(variation.values.size());
+      } else {
+        if (args.axis_sizes.empty())
+          throw InputError({"<command line>", 0}, "--with " + variation.key,
+                           "moves with the --vary before it; give a --vary first");
+        if (variation.values.size() != args.axis_sizes.back())
+          throw InputError({"<command line>", 0}, "--with " + variation.key,
+                           "has " + std::to_string(variation.values.size()) + " values, the --vary before it " +
+                               std::to_string(args.axis_sizes.back()) + "; they move together, one for one");
+        variation.axis = args.axis_sizes.size() - 1;
+      }
       args.variations.push_back(std::move(variation));
     } else if (arg == "--set") {
       args.overrides.push_back(key_value_argument("--set", option_value(argc, argv, i)));
@@ -178,8 +196,8 @@ SweepArguments parse_sweep_arguments(int argc, char** argv) {
         throw InputError({"<command line>", 0}, "--set " + variation.key,
                          "is also varied; a key is either set for every combination or varied");
   std::size_t combinations = 1;
-  for (const Variation& variation : args.variations) {
-    combinations *= variation.values.size();
+  for (std::size_t size : args.axis_sizes) {
+    combinations *= size;
     if (combinations > kMaxCombinations)
       throw InputError({"<command line>", 0}, "--vary",
                        "gives more than " + std::to_string(kMaxCombinations) + " combinations");
@@ -187,20 +205,22 @@ SweepArguments parse_sweep_arguments(int argc, char** argv) {
   return args;
 }
 
-// The --vary values of combination `index` (mixed radix, the last --vary fastest).
+// The value of every varied key in combination `index` (mixed radix over the --vary axes, the last fastest; a
+// --with key takes the value at its axis's position).
 std::vector<std::string> values_of(const SweepArguments& args, std::size_t index) {
-  std::vector<std::string> values(args.variations.size());
-  for (std::size_t v = args.variations.size(); v-- > 0;) {
-    const auto& choices = args.variations[v].values;
-    values[v] = choices[index % choices.size()];
-    index /= choices.size();
+  std::vector<std::size_t> position(args.axis_sizes.size());
+  for (std::size_t a = args.axis_sizes.size(); a-- > 0;) {
+    position[a] = index % args.axis_sizes[a];
+    index /= args.axis_sizes[a];
   }
+  std::vector<std::string> values;
+  for (const Variation& variation : args.variations) values.push_back(variation.values[position[variation.axis]]);
   return values;
 }
 
 std::size_t combination_count(const SweepArguments& args) {
   std::size_t count = 1;
-  for (const Variation& variation : args.variations) count *= variation.values.size();
+  for (std::size_t size : args.axis_sizes) count *= size;
   return count;
 }
 

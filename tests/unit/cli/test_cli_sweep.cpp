@@ -89,6 +89,30 @@ TEST(CliSweep, JobsDoNotChangeTheBytes) {
   EXPECT_EQ(csv_rows(one.out).size(), 9u);
 }
 
+TEST(CliSweep, WithMovesAKeyAlongItsVary) {
+  // GPUs and data parallelism together (every GPU holds one rank), crossed with two schedules: 3 x 2 combinations.
+  const auto result = run_cli("sweep \"" + kDefault + "\" --vary cluster.gpus=1024,2048,4096" +
+                              " --with training.parallelism.dp=64,128,256 --vary training.schedule=dualpipe,zb1p" +
+                              " --csv -" + kAnalytic);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto rows = csv_rows(result.out);
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(rows[0][1], "cluster.gpus");
+  EXPECT_EQ(rows[0][2], "training.parallelism.dp");
+  EXPECT_EQ(rows[0][3], "training.schedule");
+  const std::vector<std::vector<std::string>> expected{{"1024", "64", "dualpipe"},  {"1024", "64", "zb1p"},
+                                                       {"2048", "128", "dualpipe"}, {"2048", "128", "zb1p"},
+                                                       {"4096", "256", "dualpipe"}, {"4096", "256", "zb1p"}};
+  const std::size_t error = column(rows[0], "error"), step = column(rows[0], "training.step_time_s");
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(std::vector<std::string>(rows[i + 1].begin() + 1, rows[i + 1].begin() + 4), expected[i]);
+    EXPECT_TRUE(rows[i + 1].size() <= error || rows[i + 1][error].empty()) << result.out;
+  }
+  // Twice the GPUs for the same batch: a shorter step, on either schedule.
+  EXPECT_LT(std::stod(rows[3][step]), std::stod(rows[1][step]));
+  EXPECT_LT(std::stod(rows[5][step]), std::stod(rows[3][step]));
+}
+
 TEST(CliSweep, ACombinationThatCannotRunIsARowWithItsError) {
   // pp 16 x dp 128 x tp 1 = 2,048 GPUs; dp 100 does not divide.
   const auto result = run_cli("sweep \"" + kDefault + "\" --vary training.parallelism.dp=128,100 --csv -" + kAnalytic);
@@ -146,6 +170,9 @@ TEST(CliSweep, BadArgumentsExitTwoAndNameTheProblem) {
       {"--vary training.schedule=1f1b --jobs 0", "--jobs"},
       {"--vary training.schedule=1f1b --jobs two", "--jobs"},
       {"--vary training.schedule=1f1b --frobnicate", "unknown option"},
+      {"--with training.parallelism.dp=64,128", "give a --vary first"},
+      {"--vary cluster.gpus=1024,2048 --with training.parallelism.dp=64", "has 1 values, the --vary before it 2"},
+      {"--vary cluster.gpus=1024,2048 --with cluster.gpus=64,128", "varied twice"},
       // Every combination fails: a misspelt key. No CSV is written.
       {"--vary training.shedule=1f1b,zb1p --csv \"" + path.string() + "\"", "no combination could run"},
   };
@@ -162,7 +189,7 @@ TEST(CliSweep, BadArgumentsExitTwoAndNameTheProblem) {
 TEST(CliSweep, HelpListsTheOptions) {
   const auto result = run_cli("sweep --help");
   EXPECT_EQ(result.exit_code, 0);
-  for (const char* option : {"--vary", "--set", "--seed", "--csv", "--jobs"})
+  for (const char* option : {"--vary", "--with", "--set", "--seed", "--csv", "--jobs"})
     EXPECT_NE(result.out.find(option), std::string::npos) << option;
 }
 
