@@ -1,28 +1,19 @@
 #include "cli/sweep.hpp"
 
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <iostream>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cli/arguments.hpp"
+#include "cli/combinations.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
-#include "engine/training_run.hpp"
-#include "report/report_metrics.hpp"
-#include "scenario/load.hpp"
 
 namespace fleetsim::cli {
 
@@ -49,31 +40,13 @@ For large sweeps, --set engine.backend=analytic takes the closed-form path (abou
 
 namespace {
 
-constexpr std::size_t kMaxCombinations = 100000;  // a guard against a typo multiplying lists, not a limit of the model
-constexpr std::uint64_t kMaxJobs = 256;
-
-struct Variation {
-  std::string key;                  // dotted path, trimmed
-  std::vector<std::string> values;  // as written, each becoming KEY=VALUE
-  std::size_t axis = 0;             // the --vary it moves with: its own, or the one before a --with
-};
-
 struct SweepArguments {
   std::string scenario;
-  std::vector<Variation> variations;    // every varied key, in the order given (the table's columns)
-  std::vector<std::size_t> axis_sizes;  // values per --vary; a --with key moves along its --vary's axis
-  std::vector<std::string> overrides;   // --set, applied before the varied keys
+  VariedKeys varied;                   // --vary and --with, in the order given (the table's columns)
+  std::vector<std::string> overrides;  // --set, applied before the varied keys
   std::optional<std::uint64_t> seed;
   std::string csv_path;
   std::uint64_t jobs = 1;
-};
-
-// What one combination gave: the report's numbers (metric_columns order, as the JSON report writes them) or why it
-// could not run.
-struct Outcome {
-  std::string backend;
-  std::vector<std::string> cells;
-  std::string error;
 };
 
 // The report keys each row has, in column order.
@@ -91,82 +64,12 @@ const std::vector<std::string>& metric_columns() {
   return columns;
 }
 
-std::string trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return "";
-  const auto last = text.find_last_not_of(" \t");
-  return std::string(text.substr(first, last - first + 1));
-}
-
-std::string key_of(const std::string& key_value) {
-  return trim(std::string_view(key_value).substr(0, key_value.find('=')));
-}
-
-// Splits "V1,V2,..." at the commas outside brackets, braces and quotes, so that YAML lists and mappings stay whole.
-std::vector<std::string> split_values(const std::string& key, std::string_view text) {
-  std::vector<std::string> values;
-  std::string current;
-  int depth = 0;
-  char quote = 0;
-  auto finish = [&] {
-    std::string value = trim(current);
-    if (value.empty())
-      throw InputError({"<command line>", 0}, "--vary " + key,
-                       "has an empty value; expected KEY=V1,V2,... with no empty item");
-    values.push_back(value);
-    current.clear();
-  };
-  for (char c : text) {
-    if (quote) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ']' || c == '}') {
-      if (--depth < 0)
-        throw InputError({"<command line>", 0}, "--vary " + key, "has an unmatched '" + std::string(1, c) + "'");
-    } else if (c == ',' && depth == 0) {
-      finish();
-      continue;
-    }
-    current += c;
-  }
-  if (quote || depth != 0)
-    throw InputError({"<command line>", 0}, "--vary " + key,
-                     "has an unclosed quote or bracket: '" + std::string(text) + "'");
-  finish();
-  return values;
-}
-
 SweepArguments parse_sweep_arguments(int argc, char** argv) {
   SweepArguments args;
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--vary" || arg == "--with") {
-      const std::string option(arg);
-      const std::string text = key_value_argument(option, option_value(argc, argv, i));
-      Variation variation;
-      variation.key = key_of(text);
-      variation.values = split_values(variation.key, std::string_view(text).substr(text.find('=') + 1));
-      for (const Variation& earlier : args.variations)
-        if (earlier.key == variation.key)
-          throw InputError({"<command line>", 0}, option + " " + variation.key,
-                           "is varied twice; give all its values in one --vary");
-      if (option == "--vary") {
-        variation.axis = args.axis_sizes.size();
-        args.axis_sizes.push_back(variation.values.size());
-      } else {
-        if (args.axis_sizes.empty())
-          throw InputError({"<command line>", 0}, "--with " + variation.key,
-                           "moves with the --vary before it; give a --vary first");
-        if (variation.values.size() != args.axis_sizes.back())
-          throw InputError({"<command line>", 0}, "--with " + variation.key,
-                           "has " + std::to_string(variation.values.size()) + " values, the --vary before it " +
-                               std::to_string(args.axis_sizes.back()) + "; they move together, one for one");
-        variation.axis = args.axis_sizes.size() - 1;
-      }
-      args.variations.push_back(std::move(variation));
+      args.varied.add(std::string(arg), option_value(argc, argv, i));
     } else if (arg == "--set") {
       args.overrides.push_back(key_value_argument("--set", option_value(argc, argv, i)));
     } else if (arg == "--seed") {
@@ -174,10 +77,7 @@ SweepArguments parse_sweep_arguments(int argc, char** argv) {
     } else if (arg == "--csv") {
       args.csv_path = option_value(argc, argv, i);
     } else if (arg == "--jobs") {
-      args.jobs = unsigned_argument("--jobs", option_value(argc, argv, i));
-      if (args.jobs == 0 || args.jobs > kMaxJobs)
-        throw InputError({"<command line>", 0}, "--jobs",
-                         "expects 1 to " + std::to_string(kMaxJobs) + " processes, got " + std::to_string(args.jobs));
+      args.jobs = jobs_argument(option_value(argc, argv, i));
     } else if (!arg.empty() && arg.front() == '-') {
       throw InputError({"<command line>", 0}, std::string(arg),
                        "unknown option for `sweep` (see fleetsim sweep --help)");
@@ -188,203 +88,33 @@ SweepArguments parse_sweep_arguments(int argc, char** argv) {
     }
   }
   if (args.scenario.empty()) throw InputError({"<command line>", 0}, "sweep", "expects a scenario file");
-  if (args.variations.empty())
+  if (args.varied.empty())
     throw InputError({"<command line>", 0}, "sweep", "expects at least one --vary KEY=V1,V2,...");
   for (const std::string& set : args.overrides)
-    for (const Variation& variation : args.variations)
-      if (key_of(set) == variation.key)
-        throw InputError({"<command line>", 0}, "--set " + variation.key,
-                         "is also varied; a key is either set for every combination or varied");
-  std::size_t combinations = 1;
-  for (std::size_t size : args.axis_sizes) {
-    combinations *= size;
-    if (combinations > kMaxCombinations)
-      throw InputError({"<command line>", 0}, "--vary",
-                       "gives more than " + std::to_string(kMaxCombinations) + " combinations");
-  }
+    if (args.varied.varies(key_of(set)))
+      throw InputError({"<command line>", 0}, "--set " + key_of(set),
+                       "is also varied; a key is either set for every combination or varied");
   return args;
 }
 
-// The value of every varied key in combination `index` (mixed radix over the --vary axes, the last fastest; a
-// --with key takes the value at its axis's position).
-std::vector<std::string> values_of(const SweepArguments& args, std::size_t index) {
-  std::vector<std::size_t> position(args.axis_sizes.size());
-  for (std::size_t a = args.axis_sizes.size(); a-- > 0;) {
-    position[a] = index % args.axis_sizes[a];
-    index /= args.axis_sizes[a];
-  }
-  std::vector<std::string> values;
-  for (const Variation& variation : args.variations) values.push_back(variation.values[position[variation.axis]]);
-  return values;
+// Runs every combination as `fleetsim run --set ...` would.
+std::vector<RunOutcome> run_sweep(const SweepArguments& args) {
+  return run_all(args.varied.combinations(), args.jobs, [&args](std::size_t i) {
+    std::vector<std::string> overrides = args.overrides;
+    for (const std::string& key_value : args.varied.overrides_of(i)) overrides.push_back(key_value);
+    return run_with_overrides(args.scenario, overrides, args.seed, metric_columns());
+  });
 }
 
-std::size_t combination_count(const SweepArguments& args) {
-  std::size_t count = 1;
-  for (std::size_t size : args.axis_sizes) count *= size;
-  return count;
-}
-
-// Runs one combination as `fleetsim run` would. Bad input is the row's error; anything else propagates.
-Outcome run_combination(const SweepArguments& args, std::size_t index) {
-  Outcome outcome;
-  try {
-    LoadOptions options;
-    options.overrides = args.overrides;
-    const std::vector<std::string> values = values_of(args, index);
-    for (std::size_t v = 0; v < values.size(); ++v)
-      options.overrides.push_back(args.variations[v].key + "=" + values[v]);
-    Scenario scenario = load_scenario(args.scenario, options);
-    if (args.seed) scenario.seed = *args.seed;
-    if (!scenario.training)
-      throw InputError({scenario.source_file, 0}, "inference",
-                       "serving scenarios are parsed and checked, but simulating them is not in this version; "
-                       "give a `training` section");
-    const TrainingEstimate estimate = run_training(scenario, nullptr);
-    outcome.backend = estimate.backend;
-    for (const std::string& column : metric_columns())
-      outcome.cells.push_back(format_report_number(report_metrics().at(column)(estimate)));
-  } catch (const InputError& error) {
-    outcome.error = error.what();
-  }
-  return outcome;
-}
-
-// Worker processes send outcomes back as length-prefixed fields: "<index> <fields>\n" then "<length>\n<bytes>" each.
-void append_field(std::string& out, const std::string& field) { out += std::to_string(field.size()) + "\n" + field; }
-
-std::string serialize(std::size_t index, const Outcome& outcome) {
-  std::string out = std::to_string(index) + " " + std::to_string(outcome.cells.size() + 2) + "\n";
-  append_field(out, outcome.backend);
-  append_field(out, outcome.error);
-  for (const std::string& cell : outcome.cells) append_field(out, cell);
-  return out;
-}
-
-// Reads every record of one worker's stream into `outcomes`.
-void deserialize(const std::string& stream, std::vector<Outcome>& outcomes) {
-  std::size_t at = 0;
-  auto read_number = [&](char end) {
-    const std::size_t stop = stream.find(end, at);
-    if (stop == std::string::npos) throw std::runtime_error("sweep: a worker's output is truncated");
-    const std::size_t value = std::stoull(stream.substr(at, stop - at));
-    at = stop + 1;
-    return value;
-  };
-  auto read_field = [&] {
-    const std::size_t length = read_number('\n');
-    if (at + length > stream.size()) throw std::runtime_error("sweep: a worker's output is truncated");
-    std::string field = stream.substr(at, length);
-    at += length;
-    return field;
-  };
-  while (at < stream.size()) {
-    const std::size_t index = read_number(' ');
-    const std::size_t fields = read_number('\n');
-    if (index >= outcomes.size() || fields < 2) throw std::runtime_error("sweep: a worker's output is malformed");
-    Outcome& outcome = outcomes[index];
-    outcome.backend = read_field();
-    outcome.error = read_field();
-    for (std::size_t f = 2; f < fields; ++f) outcome.cells.push_back(read_field());
-  }
-}
-
-bool write_all(int fd, const std::string& text) {
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    written += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-// Runs every combination: in this process, or round-robin over `jobs` forked workers (combination i on worker
-// i mod jobs). SimGrid keeps one engine per process, so parallel runs need processes, not threads. A worker that
-// fails for anything but bad input makes the sweep an internal error.
-std::vector<Outcome> run_all(const SweepArguments& args) {
-  const std::size_t count = combination_count(args);
-  std::vector<Outcome> outcomes(count);
-  const std::size_t jobs = std::min<std::size_t>(args.jobs, count);
-  if (jobs <= 1) {
-    for (std::size_t i = 0; i < count; ++i) outcomes[i] = run_combination(args, i);
-    return outcomes;
-  }
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
-  struct Worker {
-    pid_t pid;
-    int fd;
-  };
-  std::vector<Worker> workers;
-  for (std::size_t w = 0; w < jobs; ++w) {
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("sweep: cannot create a pipe for a worker");
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("sweep: cannot start a worker process");
-    if (pid == 0) {
-      ::close(fds[0]);
-      for (const Worker& earlier : workers) ::close(earlier.fd);
-      int status = 0;
-      try {
-        for (std::size_t i = w; i < count; i += jobs)
-          if (!write_all(fds[1], serialize(i, run_combination(args, i)))) {
-            status = 1;
-            break;
-          }
-      } catch (const std::exception& error) {
-        std::fprintf(stderr, "fleetsim: internal error in sweep worker %zu: %s\n", w, error.what());
-        status = 1;
-      }
-      ::close(fds[1]);
-      std::fflush(stderr);
-      ::_exit(status);  // no atexit handlers or stream flushes of the parent's copies
-    }
-    ::close(fds[1]);
-    workers.push_back({pid, fds[0]});
-  }
-  bool failed = false;
-  for (const Worker& worker : workers) {
-    std::string stream;
-    char buffer[65536];
-    while (true) {
-      const ssize_t n = ::read(worker.fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      stream.append(buffer, static_cast<std::size_t>(n));
-    }
-    ::close(worker.fd);
-    int status = 0;
-    while (::waitpid(worker.pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = true;
-    if (!failed) deserialize(stream, outcomes);
-  }
-  if (failed) throw std::runtime_error("sweep: a worker process failed");
-  return outcomes;
-}
-
-// RFC 4180: a cell with a comma, quote or line break is quoted, its quotes doubled.
-std::string csv_cell(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
-std::string sweep_csv(const SweepArguments& args, const std::vector<Outcome>& outcomes) {
+std::string sweep_csv(const SweepArguments& args, const std::vector<RunOutcome>& outcomes) {
   std::string csv = "combination";
-  for (const Variation& variation : args.variations) csv += "," + csv_cell(variation.key);
+  for (const VariedKey& varied : args.varied.keys()) csv += "," + csv_cell(varied.key);
   csv += ",provenance.network_backend";
   for (const std::string& column : metric_columns()) csv += "," + column;
   csv += ",error\n";
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     csv += std::to_string(i + 1);
-    for (const std::string& value : values_of(args, i)) csv += "," + csv_cell(value);
+    for (const std::string& value : args.varied.values_of(i)) csv += "," + csv_cell(value);
     csv += "," + outcomes[i].backend;
     for (std::size_t c = 0; c < metric_columns().size(); ++c)
       csv += "," + (outcomes[i].cells.empty() ? std::string() : outcomes[i].cells[c]);
@@ -400,7 +130,7 @@ std::string printf_string(const char* format, double value) {
 }
 
 // The human table: the varied values, then the report's figures in the units `fleetsim run` prints them in.
-std::string sweep_table(const SweepArguments& args, const std::vector<Outcome>& outcomes) {
+std::string sweep_table(const SweepArguments& args, const std::vector<RunOutcome>& outcomes) {
   struct Column {
     const char* title;
     std::size_t metric;  // index into metric_columns()
@@ -419,12 +149,12 @@ std::string sweep_table(const SweepArguments& args, const std::vector<Outcome>& 
   };
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header{"#"};
-  for (const Variation& variation : args.variations) header.push_back(variation.key);
+  for (const VariedKey& varied : args.varied.keys()) header.push_back(varied.key);
   for (const Column& column : columns) header.push_back(column.title);
   rows.push_back(header);
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     std::vector<std::string> row{std::to_string(i + 1)};
-    for (const std::string& value : values_of(args, i)) row.push_back(value);
+    for (const std::string& value : args.varied.values_of(i)) row.push_back(value);
     if (outcomes[i].error.empty())
       for (const Column& column : columns) row.push_back(column.format(std::stod(outcomes[i].cells[column.metric])));
     else
@@ -435,12 +165,12 @@ std::string sweep_table(const SweepArguments& args, const std::vector<Outcome>& 
   std::vector<std::size_t> width(header.size(), 0);
   for (const auto& row : rows)
     for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
-      if (row.size() == header.size() || c <= args.variations.size()) width[c] = std::max(width[c], row[c].size());
+      if (row.size() == header.size() || c <= args.varied.keys().size()) width[c] = std::max(width[c], row[c].size());
   std::string text;
   for (const auto& row : rows) {
     std::string line = " ";
     for (std::size_t c = 0; c < row.size(); ++c) {
-      const bool numeric = c > args.variations.size() && row.size() == header.size();
+      const bool numeric = c > args.varied.keys().size() && row.size() == header.size();
       const std::size_t pad = width[c] > row[c].size() ? width[c] - row[c].size() : 0;
       line += " ";
       if (numeric) line += std::string(pad, ' ');
@@ -456,16 +186,13 @@ std::string sweep_table(const SweepArguments& args, const std::vector<Outcome>& 
 
 int sweep_command(int argc, char** argv) {
   const SweepArguments args = parse_sweep_arguments(argc, argv);
-  const std::vector<Outcome> outcomes = run_all(args);
+  const std::vector<RunOutcome> outcomes = run_sweep(args);
   std::size_t failures = 0;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (outcomes[i].error.empty()) continue;
     ++failures;
-    std::string which;
-    const std::vector<std::string> values = values_of(args, i);
-    for (std::size_t v = 0; v < values.size(); ++v) which += (v ? " " : "") + args.variations[v].key + "=" + values[v];
-    std::cerr << "fleetsim: sweep: combination " << i + 1 << " (" << which << ") cannot run: " << outcomes[i].error
-              << "\n";
+    std::cerr << "fleetsim: sweep: combination " << i + 1 << " (" << args.varied.describe(i)
+              << ") cannot run: " << outcomes[i].error << "\n";
   }
   // Nothing ran: the scenario or a --vary key is wrong for every combination (exit 2, no file written).
   if (failures == outcomes.size())
