@@ -1,4 +1,6 @@
 // Parallel degrees (tp, pp, ep, dp, cp) and the checks that every plan, training or serving, must pass.
+#include <cctype>
+
 #include "scenario/sections.hpp"
 
 namespace fleetsim::scenario {
@@ -44,8 +46,22 @@ ParallelPlan parse_degrees(const Map& m, std::int64_t gpus, const std::string& g
   plan.tp = m.get_or("tp", 1, read::positive_int);
   plan.pp = m.get_or("pp", 1, read::positive_int);
   plan.ep = m.get_or("ep", 1, read::positive_int);
-  plan.dp = m.get("dp", read::positive_int);
   plan.cp = m.get_or("cp", 1, read::positive_int);
+  // dp: a degree, or `auto`: whatever the GPUs leave, gpus / (tp x pp x cp) (what `fleetsim plan` sets as it tries
+  // GPU counts).
+  const Value dp = m.get("dp");
+  if (dp.is_scalar() && dp.node().Scalar() == "auto") {
+    const std::int64_t model_parallel = plan.tp * plan.pp * plan.cp;
+    if (gpus % model_parallel != 0)
+      m.fail("dp", "auto: " + gpus_key + " (" + str(gpus) + ") is not a multiple of tp x pp x cp = " +
+                       str(model_parallel) + ", so no data-parallel degree fills the GPUs");
+    plan.dp = gpus / model_parallel;
+  } else {
+    if (dp.is_scalar() && !dp.node().Scalar().empty() &&
+        !std::isdigit(static_cast<unsigned char>(dp.node().Scalar()[0])))
+      dp.fail("expected a positive whole number or auto, got " + dp.describe());
+    plan.dp = read::positive_int(dp);
+  }
   check_degrees_fill_gpus(m, plan, gpus, gpus_key);
   check_plan_fits_model(m, plan, model);
   return plan;

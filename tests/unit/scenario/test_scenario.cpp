@@ -697,3 +697,32 @@ TEST(DataDir, EnvironmentOverridesTheSourceTree) {
 
 }  // namespace
 }  // namespace fleetsim
+
+namespace fleetsim {
+namespace {
+
+TEST_F(ScenarioTest, DataParallelAutoFillsTheGpus) {
+  // 2,048 GPUs at PP 16: dp auto is 128; at 4,096, 256.
+  const std::string path = bundled("deepseek-v3-pretrain.yaml");
+  EXPECT_EQ(load_scenario(path, LoadOptions{{"training.parallelism.dp=auto"}, kRoot}).training->parallelism.dp, 128);
+  EXPECT_EQ(load_scenario(path, LoadOptions{{"training.parallelism.dp=auto", "cluster.gpus=4096"}, kRoot})
+                .training->parallelism.dp,
+            256);
+  // 2,056 GPUs (257 nodes) are no multiple of PP 16: no data-parallel degree fills them.
+  try {
+    load_scenario(path, LoadOptions{{"training.parallelism.dp=auto", "cluster.gpus=2056"}, kRoot});
+    ADD_FAILURE() << "dp auto on 2,056 GPUs";
+  } catch (const InputError& error) {
+    EXPECT_EQ(error.key_path(), "training.parallelism.dp");
+    EXPECT_NE(error.detail().find("not a multiple of tp x pp x cp = 16"), std::string::npos) << error.what();
+  }
+  try {
+    load_scenario(path, LoadOptions{{"training.parallelism.dp=lots"}, kRoot});
+    ADD_FAILURE() << "dp lots";
+  } catch (const InputError& error) {
+    EXPECT_NE(error.detail().find("positive whole number or auto"), std::string::npos) << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace fleetsim
