@@ -196,8 +196,11 @@ RunOutcome run_with_overrides(const std::string& scenario_path, const std::vecto
                        "give a `training` section");
     const TrainingEstimate estimate = run_training(scenario, nullptr);
     outcome.backend = estimate.backend;
-    for (const std::string& key : report_keys)
-      outcome.cells.push_back(format_report_number(report_metrics().at(key)(estimate)));
+    for (const std::string& key : report_keys) {
+      const auto echo = report_echoes().find(key);
+      outcome.cells.push_back(format_report_number(echo != report_echoes().end() ? echo->second(scenario)
+                                                                                 : report_metrics().at(key)(estimate)));
+    }
   } catch (const InputError& error) {
     outcome.error = error.what();
   }

@@ -41,8 +41,8 @@ class VariedKeys {
 // The key of a KEY=VALUE argument, trimmed.
 std::string key_of(const std::string& key_value);
 
-// What one run gave: the report's numbers for the keys asked (report_metrics, written as the JSON report writes
-// them), or why it could not run (the message `fleetsim run` exits 2 with).
+// What one run gave: the report's numbers for the keys asked (report_metrics and report_echoes, written as the JSON
+// report writes them), or why it could not run (the message `fleetsim run` exits 2 with).
 struct RunOutcome {
   std::string backend;
   std::vector<std::string> cells;

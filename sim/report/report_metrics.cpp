@@ -37,6 +37,18 @@ const std::map<std::string, ReportMetric>& report_metrics() {
   return table;
 }
 
+const std::map<std::string, ReportEcho>& report_echoes() {
+  auto degree = [](std::int64_t ParallelPlan::*member) {
+    return [member](const Scenario& s) { return static_cast<double>(s.training->parallelism.*member); };
+  };
+  static const std::map<std::string, ReportEcho> table{
+      {"training.parallelism.tp", degree(&ParallelPlan::tp)}, {"training.parallelism.pp", degree(&ParallelPlan::pp)},
+      {"training.parallelism.ep", degree(&ParallelPlan::ep)}, {"training.parallelism.dp", degree(&ParallelPlan::dp)},
+      {"training.parallelism.cp", degree(&ParallelPlan::cp)},
+  };
+  return table;
+}
+
 std::string format_report_number(double value) {
   if (!std::isfinite(value)) return "null";
   char buffer[32];

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "analytic/training_estimate.hpp"
+#include "spec/scenario.hpp"
 
 namespace fleetsim {
 
@@ -16,6 +17,11 @@ using ReportMetric = std::function<double(const TrainingEstimate&)>;
 // Dotted report keys ("training.step_time_s", "cost.total_usd", ...) and two derived ratios
 // ("training.breakdown_s.backward_input_chunk/forward_chunk", ".../backward_weight_chunk/forward_chunk").
 const std::map<std::string, ReportMetric>& report_metrics();
+
+// Report keys that echo the scenario's plan rather than a result ("training.parallelism.tp", ... "dp", as the JSON
+// report's `training.parallelism` has them: dp resolved when the scenario says auto).
+using ReportEcho = std::function<double(const Scenario&)>;
+const std::map<std::string, ReportEcho>& report_echoes();
 
 // "%.10g", as the JSON report writes numbers: a sweep's cell and the report's value are the same text.
 std::string format_report_number(double value);

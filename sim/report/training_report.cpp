@@ -110,6 +110,14 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.integer("micro_batches_per_step", step.micro_batches);
   json.number("batch_ramp_steps", e.ramp_steps);
   json.string("schedule", job.schedule);
+  json.begin_object("parallelism")  // the plan that ran (dp resolved when the scenario says auto)
+      .integer("tp", job.parallelism.tp)
+      .integer("pp", job.parallelism.pp)
+      .integer("ep", job.parallelism.ep)
+      .integer("dp", job.parallelism.dp)
+      .integer("cp", job.parallelism.cp)
+      .integer("zero", job.parallelism.zero)
+      .end_object();
   json.string("precision", precision_name(job.precision));
   // The split the step was costed with: training.stage_layers, or split_into_stages' balance when not given.
   json.begin_array("stage_layers");
