@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/error.hpp"
+
 namespace fleetsim {
 namespace {
 
@@ -100,6 +102,20 @@ schedule::PipelineProgram training_program(const TrainingJob& job, std::int64_t 
       schedule::build_schedule(job.schedule, static_cast<int>(job.parallelism.pp), static_cast<int>(micro_batches),
                                static_cast<int>(job.virtual_stages));
   return job.overlap_moe_all_to_all ? schedule::pair_backwards_with_next_forwards(std::move(program)) : program;
+}
+
+schedule::PipelineProgram checked_training_program(const Scenario& scenario, std::int64_t global_batch) {
+  const TrainingJob& job = *scenario.training;
+  const std::int64_t micro_batches = global_batch / (job.parallelism.dp * job.micro_batch);
+  try {
+    return training_program(job, micro_batches);
+  } catch (const std::invalid_argument& error) {
+    const auto where = scenario.key_locations.find("training.schedule");
+    throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
+                     "training.schedule",
+                     std::string(error.what()) + " (a step of " + std::to_string(global_batch) + " sequences gives " +
+                         std::to_string(micro_batches) + " micro-batches per pipeline)");
+  }
 }
 
 }  // namespace fleetsim

@@ -13,6 +13,7 @@
 
 #include "schedule/schedule.hpp"
 #include "spec/jobs.hpp"
+#include "spec/scenario.hpp"
 
 namespace fleetsim {
 
@@ -59,5 +60,9 @@ PipelineSchedule schedule_of(const TrainingJob& job);
 // forwards paired when the job overlaps the MoE all-to-all in 1F1B (TrainingJob::overlap_moe_all_to_all). Throws
 // std::invalid_argument as schedule::build_schedule does.
 schedule::PipelineProgram training_program(const TrainingJob& job, std::int64_t micro_batches);
+
+// training_program for a step of `global_batch` sequences, or an InputError at training.schedule that says what the
+// schedule needs and how many micro-batches the step gives (both backends refuse such a final batch alike).
+schedule::PipelineProgram checked_training_program(const Scenario& scenario, std::int64_t global_batch);
 
 }  // namespace fleetsim

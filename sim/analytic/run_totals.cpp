@@ -1,10 +1,11 @@
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 
+#include "analytic/pipeline_schedule.hpp"
 #include "analytic/training_estimate.hpp"
 #include "core/error.hpp"
 
@@ -77,6 +78,9 @@ TrainingEstimate cost_and_check_memory(const Scenario& scenario, const TrainingM
 TrainingEstimate estimate_training(const Scenario& scenario) {
   const TrainingModels models(scenario);
   TrainingEstimate estimate = cost_and_check_memory(scenario, models);
+  // The final batch must be one the schedule can run, as the engine requires (the ramp's smaller batches may not
+  // be: their steps are then timed from totals, estimate_step).
+  checked_training_program(scenario, scenario.training->global_batch);
   // Step time at every batch size the ramp passes through (a few dozen at most).
   std::map<std::int64_t, StepBreakdown> by_batch;
   finish_run(scenario, estimate, [&](std::int64_t batch) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/arguments.hpp"
+#include "cli/plan.hpp"
 #include "cli/sweep.hpp"
 #include "cli/validate.hpp"
 #include "core/atomic_file.hpp"
@@ -41,8 +42,8 @@ Commands:
   sweep SCENARIO.yaml --vary KEY=V1,V2,... [--vary ...] [--set KEY=VALUE ...] [--seed N] [--csv FILE] [--jobs N]
         run the scenario for every combination of the varied values and tabulate step, throughput, memory,
         GPU-hours, energy and dollars (a row per combination; --csv FILE writes them as CSV)
-  plan
-        not available in this version
+  plan SCENARIO.yaml --goal KEY=VALUE [--goal ...] [--minimize KEY] [--gpus N1,N2,...] [--vary ...] [--top N]
+        the cheapest GPU count and plan that meets the goals (days, dollars, memory, ...), best first
 
 Options:
   --help, -h      this text (also: fleetsim COMMAND --help)
@@ -194,9 +195,8 @@ int main_entry(int argc, char** argv) {
       return sweep_command(argc, argv);
     }
     if (command == "plan") {
-      std::cerr << "fleetsim: `plan` is not available in this version (`fleetsim sweep` tabulates the plans you "
-                   "list)\n";
-      return kExitBadInput;
+      if (wants_help(argc, argv)) return std::cout << kPlanUsage, kExitOk;
+      return plan_command(argc, argv);
     }
     std::cerr << "fleetsim: unknown command '" << command << "'\n\n" << kUsage;
     return kExitBadInput;

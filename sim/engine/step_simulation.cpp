@@ -679,16 +679,7 @@ std::vector<EngineStep> simulate_training_steps(const Scenario& scenario, const 
     StepInputs in;
     in.scenario = &scenario;
     in.stages = &stages;
-    const std::int64_t micro_batches = request.global_batch / (plan.dp * job.micro_batch);
-    try {
-      in.program = training_program(job, micro_batches);
-    } catch (const std::invalid_argument& error) {
-      const auto where = scenario.key_locations.find("training.schedule");
-      throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
-                       "training.schedule",
-                       std::string(error.what()) + " (a step of " + std::to_string(request.global_batch) +
-                           " sequences gives " + std::to_string(micro_batches) + " micro-batches per pipeline)");
-    }
+    in.program = checked_training_program(scenario, request.global_batch);
     in.overlap = overlaps_expert_communication(scenario);
     in.overlap_slowdown = overlapped_compute_stretch(scenario);
     in.intranode_ep = plan.ep <= scenario.cluster.gpus_per_node;

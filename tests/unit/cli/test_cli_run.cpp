@@ -220,6 +220,17 @@ TEST(CliRun, DualPipeVCostsWhatItsHeavierFirstDeviceCosts) {
   EXPECT_LT(v["memory_per_gpu_bytes"].as<double>(), dualpipe["memory_per_gpu_bytes"].as<double>());
 }
 
+TEST(CliRun, BothBackendsRefuseAFinalBatchTheScheduleCannotRun) {
+  // 8,192 GPUs at PP 16 leave 30 micro-batches per pipeline for a 15,360-sequence step; DualPipe needs 2 x pp = 32.
+  const std::string plan = " --set cluster.gpus=8192 --set training.parallelism.dp=auto";
+  const auto simgrid = run_cli("run \"" + kDefault + "\"" + plan);
+  const auto analytic = run_cli("run \"" + kDefault + "\"" + plan + " --set engine.backend=analytic");
+  EXPECT_EQ(simgrid.exit_code, 2);
+  EXPECT_EQ(analytic.exit_code, 2);
+  EXPECT_NE(simgrid.err.find("training.schedule: schedule 'dualpipe'"), std::string::npos) << simgrid.err;
+  EXPECT_EQ(simgrid.err, analytic.err);
+}
+
 TEST(CliRun, JsonFileIsWrittenWholeAndOnlyOnSuccess) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / "fleetsim-cli-json";
