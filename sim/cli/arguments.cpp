@@ -27,4 +27,14 @@ std::uint64_t unsigned_argument(const std::string& option, const std::string& te
   return value;
 }
 
+void scenario_argument(std::string_view arg, std::string_view command, std::string& scenario) {
+  if (!arg.empty() && arg.front() == '-')
+    throw InputError(
+        {"<command line>", 0}, std::string(arg),
+        "unknown option for `" + std::string(command) + "` (see fleetsim " + std::string(command) + " --help)");
+  if (!scenario.empty())
+    throw InputError({"<command line>", 0}, std::string(arg), "only one scenario file may be given");
+  scenario = arg;
+}
+
 }  // namespace fleetsim::cli

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace fleetsim::cli {
 
@@ -15,5 +16,9 @@ std::string key_value_argument(const std::string& option, const std::string& tex
 
 // A non-negative integer (`--seed`, `--jobs`), or an InputError naming the option.
 std::uint64_t unsigned_argument(const std::string& option, const std::string& text);
+
+// An argument that is no option of `command`: the scenario file when none was given yet, else an InputError (an
+// unknown option, or a second scenario).
+void scenario_argument(std::string_view arg, std::string_view command, std::string& scenario);
 
 }  // namespace fleetsim::cli

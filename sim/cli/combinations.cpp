@@ -176,6 +176,13 @@ std::vector<std::string> VariedKeys::overrides_of(std::size_t index) const {
   return overrides;
 }
 
+void check_set_keys_not_varied(const std::vector<std::string>& overrides, const VariedKeys& varied) {
+  for (const std::string& set : overrides)
+    if (varied.varies(key_of(set)))
+      throw InputError({"<command line>", 0}, "--set " + key_of(set),
+                       "is also varied; a key is either set for every combination or varied");
+}
+
 std::string VariedKeys::describe(std::size_t index) const {
   std::string text;
   for (const std::string& key_value : overrides_of(index)) text += (text.empty() ? "" : " ") + key_value;

@@ -38,6 +38,9 @@ class VariedKeys {
   std::vector<std::size_t> axis_sizes_;
 };
 
+// An InputError when a --set key is also varied (a key is either fixed for every combination or varied).
+void check_set_keys_not_varied(const std::vector<std::string>& overrides, const VariedKeys& varied);
+
 // The key of a KEY=VALUE argument, trimmed.
 std::string key_of(const std::string& key_value);
 

@@ -52,7 +52,8 @@ Options:
 Exit codes: 0 success, 2 bad input (file, key and line are named), 1 internal error.
 )";
 
-constexpr const char* kRunUsage = R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--trace FILE] [--ops FILE] [--set KEY=VALUE ...] [--seed N]
+constexpr const char* kRunUsage =
+    R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--trace FILE] [--ops FILE] [--set KEY=VALUE ...] [--seed N]
 
 Simulates one scenario (docs/scenario-format.md) and prints a human summary.
   --json FILE       write the JSON report to FILE (written to a temporary file, then renamed); '-' for stdout
@@ -96,12 +97,8 @@ RunArguments parse_run_arguments(int argc, char** argv) {
       args.trace_path = option_value(argc, argv, i);
     } else if (arg == "--html") {
       throw InputError({"<command line>", 0}, std::string(arg), "HTML reports are not available in this version");
-    } else if (!arg.empty() && arg.front() == '-') {
-      throw InputError({"<command line>", 0}, std::string(arg), "unknown option for `run` (see fleetsim run --help)");
-    } else if (args.scenario.empty()) {
-      args.scenario = arg;
     } else {
-      throw InputError({"<command line>", 0}, std::string(arg), "only one scenario file may be given");
+      scenario_argument(arg, "run", args.scenario);
     }
   }
   if (args.scenario.empty()) throw InputError({"<command line>", 0}, "run", "expects a scenario file");
@@ -122,13 +119,14 @@ int run_command(int argc, char** argv) {
   const TrainingEstimate estimate = run_training(scenario, args.trace_path.empty() ? nullptr : &trace);
   const Provenance provenance{FLEETSIM_VERSION, estimate.backend, scenario.seed};
   if (args.stats)
-    std::fprintf(stderr, "fleetsim stats: backend %s, %lld simulated GPUs, %lld activities, simulation peak RSS %.0f MiB\n",
+    std::fprintf(stderr,
+                 "fleetsim stats: backend %s, %lld simulated GPUs, %lld activities, simulation peak RSS %.0f MiB\n",
                  estimate.backend.c_str(), static_cast<long long>(estimate.engine_actors),
                  static_cast<long long>(estimate.engine_activities), estimate.engine_peak_rss_bytes / 1048576.0);
   if (!args.ops_path.empty()) write_output(args.ops_path, op_costs_csv(scenario, TrainingModels(scenario)), "--ops");
   if (!args.trace_path.empty())
-    write_output(args.trace_path,
-                 chrome_trace_json(trace, static_cast<int>(scenario.training->parallelism.pp)), "--trace");
+    write_output(args.trace_path, chrome_trace_json(trace, static_cast<int>(scenario.training->parallelism.pp)),
+                 "--trace");
   if (args.json_path.empty()) {
     std::cout << training_report_text(scenario, estimate, provenance);
   } else {

@@ -161,12 +161,8 @@ PlanArguments parse_plan_arguments(int argc, char** argv) {
       args.csv_path = option_value(argc, argv, i);
     } else if (arg == "--jobs") {
       args.jobs = jobs_argument(option_value(argc, argv, i));
-    } else if (!arg.empty() && arg.front() == '-') {
-      throw InputError({"<command line>", 0}, std::string(arg), "unknown option for `plan` (see fleetsim plan --help)");
-    } else if (args.scenario.empty()) {
-      args.scenario = arg;
     } else {
-      throw InputError({"<command line>", 0}, std::string(arg), "only one scenario file may be given");
+      scenario_argument(arg, "plan", args.scenario);
     }
   }
   if (args.scenario.empty()) throw InputError({"<command line>", 0}, "plan", "expects a scenario file");
@@ -182,10 +178,7 @@ PlanArguments parse_plan_arguments(int argc, char** argv) {
         throw InputError({"<command line>", 0}, std::string("--set ") + owned,
                          "is the plan's to choose; give GPU counts with --gpus (dp follows them)");
   }
-  for (const std::string& set : args.overrides)
-    if (args.varied.varies(key_of(set)))
-      throw InputError({"<command line>", 0}, "--set " + key_of(set),
-                       "is also varied; a key is either set for every candidate or varied");
+  check_set_keys_not_varied(args.overrides, args.varied);
   return args;
 }
 

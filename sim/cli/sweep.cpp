@@ -78,22 +78,14 @@ SweepArguments parse_sweep_arguments(int argc, char** argv) {
       args.csv_path = option_value(argc, argv, i);
     } else if (arg == "--jobs") {
       args.jobs = jobs_argument(option_value(argc, argv, i));
-    } else if (!arg.empty() && arg.front() == '-') {
-      throw InputError({"<command line>", 0}, std::string(arg),
-                       "unknown option for `sweep` (see fleetsim sweep --help)");
-    } else if (args.scenario.empty()) {
-      args.scenario = arg;
     } else {
-      throw InputError({"<command line>", 0}, std::string(arg), "only one scenario file may be given");
+      scenario_argument(arg, "sweep", args.scenario);
     }
   }
   if (args.scenario.empty()) throw InputError({"<command line>", 0}, "sweep", "expects a scenario file");
   if (args.varied.empty())
     throw InputError({"<command line>", 0}, "sweep", "expects at least one --vary KEY=V1,V2,...");
-  for (const std::string& set : args.overrides)
-    if (args.varied.varies(key_of(set)))
-      throw InputError({"<command line>", 0}, "--set " + key_of(set),
-                       "is also varied; a key is either set for every combination or varied");
+  check_set_keys_not_varied(args.overrides, args.varied);
   return args;
 }
 

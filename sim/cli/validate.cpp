@@ -19,7 +19,7 @@ namespace fleetsim::cli {
 int validate_command(std::ostream& out) {
   const std::string root = default_data_dir();
   const auto cases = CsvTable::read(root + "/scenarios/validation/published.csv");
-  std::map<std::string, TrainingEstimate> estimates;  // one run per scenario
+  std::map<std::string, TrainingEstimate> estimates;          // one run per scenario
   std::vector<double> built_against_errors, held_out_errors;  // |relative error| of each row
   char line[512];
   // The scenario column is as wide as its longest name.
