@@ -19,6 +19,7 @@
 #include "core/error.hpp"
 #include "engine/training_run.hpp"
 #include "report/chrome_trace.hpp"
+#include "report/html_report.hpp"
 #include "report/training_report.hpp"
 #include "scenario/load.hpp"
 
@@ -32,7 +33,7 @@ constexpr int kExitBadInput = 2;
 constexpr const char* kUsage = R"(usage: fleetsim COMMAND [ARGS]
 
 Commands:
-  run SCENARIO.yaml [--json FILE] [--trace FILE] [--ops FILE] [--set KEY=VALUE ...] [--seed N]
+  run SCENARIO.yaml [--json FILE] [--trace FILE] [--html FILE] [--ops FILE] [--set KEY=VALUE ...] [--seed N]
         simulate the scenario; print a summary, or the JSON report with --json - (stdout) or --json FILE;
         --trace FILE writes the simulated step as a Chrome trace (open it in ui.perfetto.dev)
   validate
@@ -53,7 +54,8 @@ Exit codes: 0 success, 2 bad input (file, key and line are named), 1 internal er
 )";
 
 constexpr const char* kRunUsage =
-    R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--trace FILE] [--ops FILE] [--set KEY=VALUE ...] [--seed N]
+    R"(usage: fleetsim run SCENARIO.yaml [--json FILE] [--trace FILE] [--html FILE] [--ops FILE] [--set KEY=VALUE ...]
+                    [--seed N]
 
 Simulates one scenario (docs/scenario-format.md) and prints a human summary.
   --json FILE       write the JSON report to FILE (written to a temporary file, then renamed); '-' for stdout
@@ -66,7 +68,8 @@ Simulates one scenario (docs/scenario-format.md) and prints a human summary.
                     op, phase, shape, GFLOP, HBM MB, seconds, source, TFLOPS): where a chunk's time goes
   --stats           print the simulation's own cost to stderr (activities, simulated GPUs, peak memory of the
                     simulation process): what bench/engine/run.sh measures
-  --html FILE       not available in this version (exit 2)
+  --html FILE       write a self-contained HTML page: the summary, every pipeline device's phases as a bar (where the
+                    bubble sits), memory per GPU and the simulated step's timeline (written atomically)
 )";
 
 struct RunArguments {
@@ -74,6 +77,7 @@ struct RunArguments {
   std::string json_path;
   std::string trace_path;
   std::string ops_path;
+  std::string html_path;
   bool stats = false;
   std::vector<std::string> overrides;
   std::optional<std::uint64_t> seed;
@@ -96,7 +100,7 @@ RunArguments parse_run_arguments(int argc, char** argv) {
     } else if (arg == "--trace") {
       args.trace_path = option_value(argc, argv, i);
     } else if (arg == "--html") {
-      throw InputError({"<command line>", 0}, std::string(arg), "HTML reports are not available in this version");
+      args.html_path = option_value(argc, argv, i);
     } else {
       scenario_argument(arg, "run", args.scenario);
     }
@@ -115,8 +119,11 @@ int run_command(int argc, char** argv) {
     throw InputError({scenario.source_file, 0}, "inference",
                      "serving scenarios are parsed and checked, but simulating them is not in this version; "
                      "give a `training` section");
+  // The HTML report draws the timeline when the engine runs (the analytic backend keeps none).
+  const bool wants_timeline =
+      !args.trace_path.empty() || (!args.html_path.empty() && scenario.engine.backend == "simgrid");
   std::vector<TraceEvent> trace;
-  const TrainingEstimate estimate = run_training(scenario, args.trace_path.empty() ? nullptr : &trace);
+  const TrainingEstimate estimate = run_training(scenario, wants_timeline ? &trace : nullptr);
   const Provenance provenance{FLEETSIM_VERSION, estimate.backend, scenario.seed};
   if (args.stats)
     std::fprintf(stderr,
@@ -127,6 +134,8 @@ int run_command(int argc, char** argv) {
   if (!args.trace_path.empty())
     write_output(args.trace_path, chrome_trace_json(trace, static_cast<int>(scenario.training->parallelism.pp)),
                  "--trace");
+  if (!args.html_path.empty())
+    write_output(args.html_path, training_report_html(scenario, estimate, provenance, trace), "--html");
   if (args.json_path.empty()) {
     std::cout << training_report_text(scenario, estimate, provenance);
   } else {

@@ -247,6 +247,35 @@ TEST(CliRun, JsonFileIsWrittenWholeAndOnlyOnSuccess) {
   fs::remove_all(dir);
 }
 
+TEST(CliRun, HtmlReportIsOneSelfContainedPage) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "fleetsim-cli-html";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string page = (dir / "report.html").string(), again = (dir / "again.html").string();
+  const auto ok = run_cli("run \"" + kDefault + "\" --html \"" + page + "\"");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("step time"), std::string::npos);  // the summary still goes to stdout
+  const std::string html = testing::read_file(page);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_EQ(html.find("<script"), std::string::npos);                               // nothing to fetch or run
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));         // no link but SVG's namespace
+  EXPECT_NE(html.find("step time                   18.556 s"), std::string::npos);  // the text summary, escaped
+  EXPECT_NE(html.find("device 15"), std::string::npos);                             // every device's phases
+  EXPECT_NE(html.find("F68.s15&amp;B0.s0"), std::string::npos);                     // the timeline, escaped
+  // The same input gives the same bytes.
+  ASSERT_EQ(run_cli("run \"" + kDefault + "\" --html \"" + again + "\"").exit_code, 0);
+  EXPECT_EQ(testing::read_file(again), html);
+  // The analytic backend has no timeline, and says so.
+  ASSERT_EQ(run_cli("run \"" + kDefault + "\" --set engine.backend=analytic --html \"" + again + "\"").exit_code, 0);
+  EXPECT_NE(testing::read_file(again).find("keeps no timeline"), std::string::npos);
+  // Bad input writes nothing.
+  fs::remove(again);
+  EXPECT_EQ(run_cli("run \"" + kDefault + "\" --set training.parallelism.pp=3 --html \"" + again + "\"").exit_code, 2);
+  EXPECT_FALSE(fs::exists(again));
+  fs::remove_all(dir);
+}
+
 TEST(CliRun, OpsCsvListsEveryCostedOpAndAddsUpToTheChunks) {
   // --ops: one row per op of one micro-batch on every stage; per stage, the forward rows add up to the forward
   // chunk's compute plus its all-to-all, which the report's phase totals are made of.
