@@ -97,6 +97,14 @@ PipelineSchedule schedule_of(const TrainingJob& job) {
   return schedule;
 }
 
+std::vector<std::vector<std::int64_t>> device_stage_lists(const PipelineSchedule& schedule, std::int64_t pp) {
+  std::vector<std::vector<std::int64_t>> lists(static_cast<std::size_t>(pp));
+  for (std::int64_t d = 0; d < pp; ++d)
+    for (std::int64_t slot = 0; slot < schedule.stages_per_device; ++slot)
+      lists[static_cast<std::size_t>(d)].push_back(schedule.stage_of(d, slot, pp));
+  return lists;
+}
+
 schedule::PipelineProgram training_program(const TrainingJob& job, std::int64_t micro_batches) {
   schedule::PipelineProgram program =
       schedule::build_schedule(job.schedule, static_cast<int>(job.parallelism.pp), static_cast<int>(micro_batches),

@@ -52,6 +52,9 @@ struct PipelineSchedule {
 // Every schedule, in registry order. find_schedule throws std::out_of_range for an unknown name.
 const std::vector<PipelineSchedule>& pipeline_schedules();
 const PipelineSchedule& find_schedule(std::string_view name);
+// The stages each of the pp devices computes, as the schedule places them (stage_of for every slot).
+std::vector<std::vector<std::int64_t>> device_stage_lists(const PipelineSchedule& schedule, std::int64_t pp);
+
 // The job's schedule: the registry's entry with the job's virtual stages (interleaved: TrainingJob::virtual_stages
 // stages per device, each visited once per micro-batch). Throws std::out_of_range as find_schedule does.
 PipelineSchedule schedule_of(const TrainingJob& job);

@@ -116,13 +116,10 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
     throw std::logic_error("cost_stages: training.stage_layers has " + std::to_string(job.stage_layers.size()) +
                            " chunks, the schedule " + std::to_string(stage_count));
   // Balanced over the pipeline devices as the schedule places the stages on them, weighed at the job's context.
-  std::vector<std::vector<std::int64_t>> device_stages(static_cast<std::size_t>(job.parallelism.pp));
-  for (std::int64_t d = 0; d < job.parallelism.pp; ++d)
-    for (std::int64_t slot = 0; slot < schedule.stages_per_device; ++slot)
-      device_stages[static_cast<std::size_t>(d)].push_back(schedule.stage_of(d, slot, job.parallelism.pp));
-  const std::vector<StageSlice> slices =
-      job.stage_layers.empty() ? split_into_stages(scenario.model, stage_count, job.seq_len, device_stages)
-                               : stages_of_split(scenario.model, job.stage_layers);
+  const std::vector<StageSlice> slices = job.stage_layers.empty()
+                                             ? split_into_stages(scenario.model, stage_count, job.seq_len,
+                                                                 device_stage_lists(schedule, job.parallelism.pp))
+                                             : stages_of_split(scenario.model, job.stage_layers);
   for (const auto& slice : slices) {
     StageCost stage;
     stage.slice = slice;
