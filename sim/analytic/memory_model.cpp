@@ -18,40 +18,49 @@ constexpr double kReservedFraction = 0.05;
 
 }  // namespace
 
-MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<StageCost>& stages) {
+std::vector<MemoryBreakdown> device_memory(const Scenario& scenario, const std::vector<StageCost>& stages) {
   const auto& job = *scenario.training;
   const auto& plan = job.parallelism;
   const PipelineSchedule schedule = schedule_of(job);
-  MemoryBreakdown memory;
+  MemoryBreakdown common;
   const std::int64_t micro_batches = job.global_batch / (plan.dp * job.micro_batch);
-  memory.peak_activation_chunks = schedule.peak_activation_chunks(plan.pp, micro_batches, schedule.stages_per_device);
+  common.peak_activation_chunks = schedule.peak_activation_chunks(plan.pp, micro_batches, schedule.stages_per_device);
   // Pairing each backward with the forward after it runs one more forward before the first backward.
   if (job.overlap_moe_all_to_all)
-    memory.peak_activation_chunks =
-        std::min(memory.peak_activation_chunks + 1, static_cast<double>(micro_batches * schedule.stages_per_device));
-  memory.capacity_bytes = scenario.cluster.gpu.hbm_bytes;
-  memory.reserved_bytes = kReservedFraction * memory.capacity_bytes;
+    common.peak_activation_chunks =
+        std::min(common.peak_activation_chunks + 1, static_cast<double>(micro_batches * schedule.stages_per_device));
+  common.capacity_bytes = scenario.cluster.gpu.hbm_bytes;
+  common.reserved_bytes = kReservedFraction * common.capacity_bytes;
   // Dense parameters are replicated over dp x cp ranks, routed experts over dp*tp*cp/ep: ZeRO shards over those.
   const double dense_ranks = static_cast<double>(data_parallel_ranks(plan, false));
   const double expert_ranks = static_cast<double>(data_parallel_ranks(plan, true));
 
-  // The device with the most bytes in total is the one that must fit.
+  std::vector<MemoryBreakdown> devices;
   for (const auto& device : device_loads(schedule, stages, plan.pp)) {
-    MemoryBreakdown candidate = memory;
+    MemoryBreakdown memory = common;
     auto bytes = [&](double bytes_per_param, bool shard) {
       return shard ? device.dense_params * bytes_per_param / dense_ranks +
                          device.expert_params * bytes_per_param / expert_ranks
                    : (device.dense_params + device.expert_params) * bytes_per_param;
     };
-    candidate.weights_bytes = bytes(kWeightBytes, plan.zero >= 3);
-    candidate.gradients_bytes = bytes(kGradientBytes, plan.zero >= 2);
-    candidate.optimizer_bytes = bytes(kOptimizerBytes, plan.zero >= 1);
-    candidate.activations_bytes = device.activation_chunk_bytes * memory.peak_activation_chunks;
-    candidate.total_bytes = candidate.weights_bytes + candidate.gradients_bytes + candidate.optimizer_bytes +
-                            candidate.activations_bytes + candidate.reserved_bytes;
-    if (candidate.total_bytes > memory.total_bytes) memory = candidate;
+    memory.weights_bytes = bytes(kWeightBytes, plan.zero >= 3);
+    memory.gradients_bytes = bytes(kGradientBytes, plan.zero >= 2);
+    memory.optimizer_bytes = bytes(kOptimizerBytes, plan.zero >= 1);
+    memory.activations_bytes = device.activation_chunk_bytes * memory.peak_activation_chunks;
+    memory.total_bytes = memory.weights_bytes + memory.gradients_bytes + memory.optimizer_bytes +
+                         memory.activations_bytes + memory.reserved_bytes;
+    devices.push_back(memory);
   }
-  return memory;
+  return devices;
+}
+
+MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<StageCost>& stages) {
+  // The device with the most bytes in total is the one that must fit (the first of equals).
+  const std::vector<MemoryBreakdown> devices = device_memory(scenario, stages);
+  MemoryBreakdown fullest = devices.front();
+  for (const MemoryBreakdown& device : devices)
+    if (device.total_bytes > fullest.total_bytes) fullest = device;
+  return fullest;
 }
 
 std::string describe_memory(const MemoryBreakdown& memory) {

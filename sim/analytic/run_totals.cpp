@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <tuple>
 
 #include "analytic/pipeline_schedule.hpp"
 #include "analytic/training_estimate.hpp"
@@ -57,20 +59,116 @@ std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models)
   return out;
 }
 
+namespace {
+
+// Every device's bytes, fullest first: one split is fuller than another when this is larger lexicographically (the
+// fullest device first, then the next: DualPipe's mirrored devices are both relieved by one move).
+std::vector<double> fullest_first(const Scenario& scenario, const std::vector<StageCost>& stages) {
+  std::vector<double> bytes;
+  for (const MemoryBreakdown& device : device_memory(scenario, stages)) bytes.push_back(device.total_bytes);
+  std::sort(bytes.begin(), bytes.end(), std::greater<>());
+  return bytes;
+}
+
+// When the time-balanced split does not fit, moves one layer at a time across the stage boundary that most relieves
+// the fullest devices, until every device fits or no move helps: slower than the balance, but it runs, as a
+// planner lays a pipeline out by hand for memory (Megatron's --decoder-first/last-pipeline-num-layers). Returns the
+// layer counts of a split that fits, or nothing. Hopeless plans (the devices' mean above the capacity) are not
+// searched.
+std::optional<std::vector<std::int64_t>> split_that_fits(const Scenario& scenario, const TrainingModels& models,
+                                                         const std::vector<StageCost>& balanced) {
+  const std::vector<MemoryBreakdown> devices = device_memory(scenario, balanced);
+  double mean = 0;
+  for (const MemoryBreakdown& device : devices) mean += device.total_bytes / static_cast<double>(devices.size());
+  if (mean > devices.front().capacity_bytes) return std::nullopt;
+  // A stage's cost depends only on its slice: cache them, as each move changes two.
+  using SliceKey = std::tuple<int, int, bool, bool, bool>;
+  std::map<SliceKey, StageCost> cache;
+  auto key_of = [](const StageSlice& slice) {
+    return SliceKey{slice.first_layer, slice.last_layer, slice.has_embedding, slice.has_head, slice.has_mtp};
+  };
+  for (const StageCost& stage : balanced) cache.emplace(key_of(stage.slice), stage);
+  auto costed = [&](const std::vector<std::int64_t>& counts) {
+    std::vector<StageCost> stages;
+    for (const StageSlice& slice : stages_of_split(scenario.model, counts)) {
+      auto found = cache.find(key_of(slice));
+      if (found == cache.end()) {
+        CostSourceCounts ignored;
+        found =
+            cache.emplace(key_of(slice), cost_slices(scenario, {slice}, models.kernels, models.comm, ignored).front())
+                .first;
+      }
+      stages.push_back(found->second);
+    }
+    return stages;
+  };
+  std::vector<std::int64_t> counts;
+  for (const StageCost& stage : balanced) counts.push_back(stage.slice.last_layer - stage.slice.first_layer);
+  const std::size_t last = counts.size() - 1;
+  const auto placement = device_stage_lists(schedule_of(*scenario.training), scenario.training->parallelism.pp);
+  std::vector<StageCost> stages = balanced;
+  std::vector<double> current = fullest_first(scenario, stages);
+  for (std::int64_t move = 0; move < 4 * scenario.model.layers; ++move) {
+    // A layer leaves a stage of the fullest device for a stage of one of the three emptiest; the stages between
+    // pass one layer along and keep their counts.
+    const std::vector<MemoryBreakdown> memory = device_memory(scenario, stages);
+    std::vector<std::size_t> order(memory.size());
+    for (std::size_t d = 0; d < order.size(); ++d) order[d] = d;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return memory[a].total_bytes > memory[b].total_bytes; });
+    std::optional<std::vector<std::int64_t>> best_counts;
+    std::vector<double> best;
+    for (const std::int64_t from_stage : placement[order.front()])
+      for (std::size_t e = 0; e < std::min<std::size_t>(3, order.size()); ++e)
+        for (const std::int64_t to_stage : placement[order[order.size() - 1 - e]]) {
+          const auto from = static_cast<std::size_t>(from_stage), to = static_cast<std::size_t>(to_stage);
+          if (from == to || counts[from] <= (from == 0 || from == last ? 0 : 1)) continue;  // only ends may empty
+          std::vector<std::int64_t> moved = counts;
+          --moved[from];
+          ++moved[to];
+          const std::vector<double> candidate = fullest_first(scenario, costed(moved));
+          if (!best_counts || candidate < best) {
+            best = candidate;
+            best_counts = moved;
+          }
+        }
+    if (!best_counts || !(best < current)) return std::nullopt;
+    counts = *best_counts;
+    stages = costed(counts);
+    current = best;
+    if (current.front() <= memory.front().capacity_bytes) return counts;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 TrainingEstimate cost_and_check_memory(const Scenario& scenario, const TrainingModels& models) {
   TrainingEstimate estimate;
   estimate.stages = cost_stages(scenario, models.kernels, models.comm, estimate.cost_sources);
   estimate.memory = estimate_memory(scenario, estimate.stages);
+  estimate.stage_split = scenario.training->stage_layers.empty() ? "balanced" : "given";
+  if (estimate.memory.total_bytes > estimate.memory.capacity_bytes && scenario.training->stage_layers.empty() &&
+      estimate.stages.size() > 1) {
+    if (const auto counts = split_that_fits(scenario, models, estimate.stages)) {
+      estimate.cost_sources = CostSourceCounts{};
+      estimate.stages = cost_slices(scenario, stages_of_split(scenario.model, *counts), models.kernels, models.comm,
+                                    estimate.cost_sources);
+      estimate.memory = estimate_memory(scenario, estimate.stages);
+      estimate.stage_split = "memory";
+    }
+  }
   if (estimate.memory.total_bytes > estimate.memory.capacity_bytes) {
     const auto where = scenario.key_locations.find("training.parallelism");
     throw InputError(where == scenario.key_locations.end() ? SourceLocation{scenario.source_file, 0} : where->second,
                      "training.parallelism",
                      "the plan does not fit in GPU memory: " + describe_memory(estimate.memory) +
                          "; use more pipeline stages, a higher ZeRO stage, recomputation or a smaller micro-batch" +
-                         (scenario.training->parallelism.pp > 1
-                              ? std::string(", or a training.stage_layers split with fewer layers on the fullest "
-                                            "device (the balanced split evens out time, not memory)")
-                              : std::string()));
+                         (scenario.training->parallelism.pp <= 1 ? std::string()
+                          : scenario.training->stage_layers.empty()
+                              ? std::string(" (moving layers between the stages found no split that fits either)")
+                              : std::string(", or a training.stage_layers split with fewer layers on the fullest "
+                                            "device")));
   }
   return estimate;
 }

@@ -90,11 +90,29 @@ double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t
 
 }  // namespace
 
-std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
-                                   CostSourceCounts& sources, const OpCostVisitor& visit) {
+std::vector<StageSlice> stage_slices(const Scenario& scenario) {
   const auto& job = *scenario.training;
   const PipelineSchedule schedule = schedule_of(job);
   const std::int64_t stage_count = job.parallelism.pp * schedule.stage_multiplier;
+  // The scenario parser counts the chunks of a given split by the same rule as the schedule registry.
+  if (!job.stage_layers.empty() && std::ssize(job.stage_layers) != stage_count)
+    throw std::logic_error("cost_stages: training.stage_layers has " + std::to_string(job.stage_layers.size()) +
+                           " chunks, the schedule " + std::to_string(stage_count));
+  // Balanced over the pipeline devices as the schedule places the stages on them, weighed at the job's context.
+  return job.stage_layers.empty() ? split_into_stages(scenario.model, stage_count, job.seq_len,
+                                                      device_stage_lists(schedule, job.parallelism.pp))
+                                  : stages_of_split(scenario.model, job.stage_layers);
+}
+
+std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
+                                   CostSourceCounts& sources, const OpCostVisitor& visit) {
+  return cost_slices(scenario, stage_slices(scenario), kernels, comm, sources, visit);
+}
+
+std::vector<StageCost> cost_slices(const Scenario& scenario, const std::vector<StageSlice>& slices,
+                                   const KernelCostModel& kernels, const CommModel& comm, CostSourceCounts& sources,
+                                   const OpCostVisitor& visit) {
+  const auto& job = *scenario.training;
   MicroBatchWork work;
   work.sequences = job.micro_batch;
   work.seq_len = job.seq_len;
@@ -111,15 +129,6 @@ std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostMod
   const double gemm_stretch = gemm_sm_stretch(scenario);
   const double routed_load = busiest_gpu_expert_load(scenario);
   std::vector<StageCost> stages;
-  // The scenario parser counts the chunks of a given split by the same rule as the schedule registry.
-  if (!job.stage_layers.empty() && std::ssize(job.stage_layers) != stage_count)
-    throw std::logic_error("cost_stages: training.stage_layers has " + std::to_string(job.stage_layers.size()) +
-                           " chunks, the schedule " + std::to_string(stage_count));
-  // Balanced over the pipeline devices as the schedule places the stages on them, weighed at the job's context.
-  const std::vector<StageSlice> slices = job.stage_layers.empty()
-                                             ? split_into_stages(scenario.model, stage_count, job.seq_len,
-                                                                 device_stage_lists(schedule, job.parallelism.pp))
-                                             : stages_of_split(scenario.model, job.stage_layers);
   for (const auto& slice : slices) {
     StageCost stage;
     stage.slice = slice;

@@ -177,6 +177,9 @@ struct TrainingEstimate {
   double gpu_hours_per_trillion_tokens = 0;
   double ramp_steps = 0;           // steps spent in the batch ramp
   std::string backend = "analytic";  // which path timed the step: analytic | simgrid
+  // How the stages were split: "given" (training.stage_layers), "balanced" (for time: split_into_stages) or "memory"
+  // (the balance did not fit in GPU memory; layers moved across stage boundaries until every device did).
+  std::string stage_split = "balanced";
   std::int64_t engine_activities = 0;  // simgrid: Execs and Comms of the simulated final-batch step
   std::int64_t engine_actors = 0;
   std::string engine_p2p;              // simgrid: the send/receive semantics simulated (rendezvous | buffered)
@@ -200,12 +203,20 @@ using OpCostVisitor = std::function<void(std::size_t stage, const Op& op, const 
 // Costs every stage chunk of one micro-batch; `visit`, when given, sees each op and its cost.
 std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
                                    CostSourceCounts& sources, const OpCostVisitor& visit = {});
+// The stages cost_stages costs: training.stage_layers, or the balance over the schedule's devices.
+std::vector<StageSlice> stage_slices(const Scenario& scenario);
+// cost_stages for the given slices (visit's stage index is the position in `slices`).
+std::vector<StageCost> cost_slices(const Scenario& scenario, const std::vector<StageSlice>& slices,
+                                   const KernelCostModel& kernels, const CommModel& comm, CostSourceCounts& sources,
+                                   const OpCostVisitor& visit = {});
 
 // Step time at `global_batch` sequences from costed stages.
 StepBreakdown estimate_step(const Scenario& scenario, const std::vector<StageCost>& stages,
                             const KernelCostModel& kernels, const CommModel& comm, std::int64_t global_batch);
 
 MemoryBreakdown estimate_memory(const Scenario& scenario, const std::vector<StageCost>& stages);
+// The same for every pipeline device (index = device); estimate_memory is the fullest of them.
+std::vector<MemoryBreakdown> device_memory(const Scenario& scenario, const std::vector<StageCost>& stages);
 
 // The cost models of one training scenario: its kernel profile, kernel costs and communication.
 struct TrainingModels {

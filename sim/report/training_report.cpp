@@ -123,6 +123,7 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.begin_array("stage_layers");
   for (const StageCost& stage : e.stages) json.integer({}, stage.slice.last_layer - stage.slice.first_layer);
   json.end_array();
+  json.string("stage_split", e.stage_split);  // given | balanced | memory
   json.string("recompute", recompute_name(job.recompute));
   if (job.recompute == Recompute::selective) {
     const SelectiveRecompute& modules = job.selective_recompute;
@@ -184,7 +185,7 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
   const auto& plan = job.parallelism;
   const auto& step = e.step;
   std::string out;
-  char line[256];
+  char line[1024];  // the plan's header line grows with every option it names
   auto add = [&](const char* format, auto... values) {
     std::snprintf(line, sizeof line, format, values...);
     out += line;
@@ -222,6 +223,13 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
       static_cast<long long>(plan.tp), static_cast<long long>(plan.pp), static_cast<long long>(plan.ep),
       static_cast<long long>(plan.dp), context.c_str(), static_cast<long long>(plan.zero), schedule.c_str(),
       precision_name(job.precision), static_cast<long long>(job.seq_len));
+  if (e.stage_split == "memory") {
+    std::string counts;
+    for (const StageCost& stage : e.stages)
+      counts += (counts.empty() ? "" : ",") + std::to_string(stage.slice.last_layer - stage.slice.first_layer);
+    out += "  layers per stage [" + counts + "]: moved off the fullest devices, as the time-balanced split does not " +
+           "fit in GPU memory\n";
+  }
   out += "\nStep (" + std::to_string(job.global_batch) + " sequences, " + std::to_string(step.micro_batches) +
          " micro-batches per pipeline)\n";
   add("  step time               %10.3f s\n", step.step_s);
