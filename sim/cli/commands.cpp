@@ -130,7 +130,16 @@ int run_command(int argc, char** argv) {
                  "fleetsim stats: backend %s, %lld simulated GPUs, %lld activities, simulation peak RSS %.0f MiB\n",
                  estimate.backend.c_str(), static_cast<long long>(estimate.engine_actors),
                  static_cast<long long>(estimate.engine_activities), estimate.engine_peak_rss_bytes / 1048576.0);
-  if (!args.ops_path.empty()) write_output(args.ops_path, op_costs_csv(scenario, TrainingModels(scenario)), "--ops");
+  if (!args.ops_path.empty()) {
+    // The ops of the split the step ran with (moved for memory, when the balanced one did not fit).
+    Scenario costed = scenario;
+    if (estimate.stage_split == "memory") {
+      costed.training->stage_layers.clear();
+      for (const StageCost& stage : estimate.stages)
+        costed.training->stage_layers.push_back(stage.slice.last_layer - stage.slice.first_layer);
+    }
+    write_output(args.ops_path, op_costs_csv(costed, TrainingModels(costed)), "--ops");
+  }
   if (!args.trace_path.empty())
     write_output(args.trace_path, chrome_trace_json(trace, static_cast<int>(scenario.training->parallelism.pp)),
                  "--trace");
