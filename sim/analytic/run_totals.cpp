@@ -61,27 +61,45 @@ std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models)
 
 namespace {
 
-// Every device's bytes, fullest first: one split is fuller than another when this is larger lexicographically (the
-// fullest device first, then the next: DualPipe's mirrored devices are both relieved by one move).
-std::vector<double> fullest_first(const Scenario& scenario, const std::vector<StageCost>& stages) {
+// Each device's bytes (device_memory) and each device's busy time per chunk (compute and all-to-all of one visit,
+// device_loads): the two things a split trades.
+std::vector<double> device_bytes(const Scenario& scenario, const std::vector<StageCost>& stages) {
   std::vector<double> bytes;
   for (const MemoryBreakdown& device : device_memory(scenario, stages)) bytes.push_back(device.total_bytes);
-  std::sort(bytes.begin(), bytes.end(), std::greater<>());
   return bytes;
 }
 
-// When the time-balanced split does not fit, moves one layer at a time across the stage boundary that most relieves
-// the fullest devices, until every device fits or no move helps: slower than the balance, but it runs, as a
-// planner lays a pipeline out by hand for memory (Megatron's --decoder-first/last-pipeline-num-layers). Returns the
-// layer counts of a split that fits, or nothing. Hopeless plans (the devices' mean above the capacity) are not
+std::vector<double> device_seconds(const Scenario& scenario, const std::vector<StageCost>& stages) {
+  std::vector<double> seconds;
+  const auto& job = *scenario.training;
+  for (const DeviceLoad& device : device_loads(schedule_of(job), stages, job.parallelism.pp))
+    seconds.push_back(device.forward_compute_s + device.backward_input_compute_s + device.backward_weight_compute_s +
+                      device.forward_comm_s + device.backward_comm_s);
+  return seconds;
+}
+
+// Largest first: one split is worse than another when this is larger lexicographically (the worst device first,
+// then the next: DualPipe's mirrored devices are both relieved by one move).
+std::vector<double> worst_first(std::vector<double> values) {
+  std::sort(values.begin(), values.end(), std::greater<>());
+  return values;
+}
+
+// When the time-balanced split does not fit, moves one layer at a time from a stage of the fullest device to a stage
+// of one of the three emptiest (the stages between pass one layer along and keep their counts) until every device
+// fits; then, while every device still fits, from a stage of the busiest device to a stage of one of the three
+// least busy, while that shortens the busiest device's time. Slower than the balance, but it runs, as a planner lays
+// a pipeline out by hand for memory (Megatron's --decoder-first/last-pipeline-num-layers). Returns the layer counts,
+// or nothing when no split found this way fits. Hopeless plans (the devices' mean above the capacity) are not
 // searched.
 std::optional<std::vector<std::int64_t>> split_that_fits(const Scenario& scenario, const TrainingModels& models,
                                                          const std::vector<StageCost>& balanced) {
-  const std::vector<MemoryBreakdown> devices = device_memory(scenario, balanced);
+  const std::vector<double> balanced_bytes = device_bytes(scenario, balanced);
+  const double capacity = scenario.cluster.gpu.hbm_bytes;
   double mean = 0;
-  for (const MemoryBreakdown& device : devices) mean += device.total_bytes / static_cast<double>(devices.size());
-  if (mean > devices.front().capacity_bytes) return std::nullopt;
-  // A stage's cost depends only on its slice: cache them, as each move changes two.
+  for (double bytes : balanced_bytes) mean += bytes / static_cast<double>(balanced_bytes.size());
+  if (mean > capacity) return std::nullopt;
+  // A stage's cost depends only on its slice: cache them, as a move changes the stages between two.
   using SliceKey = std::tuple<int, int, bool, bool, bool>;
   std::map<SliceKey, StageCost> cache;
   auto key_of = [](const StageSlice& slice) {
@@ -102,43 +120,53 @@ std::optional<std::vector<std::int64_t>> split_that_fits(const Scenario& scenari
     }
     return stages;
   };
+  auto fits = [&](const std::vector<StageCost>& stages) {
+    const std::vector<double> bytes = device_bytes(scenario, stages);
+    return *std::max_element(bytes.begin(), bytes.end()) <= capacity;
+  };
   std::vector<std::int64_t> counts;
   for (const StageCost& stage : balanced) counts.push_back(stage.slice.last_layer - stage.slice.first_layer);
   const std::size_t last = counts.size() - 1;
   const auto placement = device_stage_lists(schedule_of(*scenario.training), scenario.training->parallelism.pp);
   std::vector<StageCost> stages = balanced;
-  std::vector<double> current = fullest_first(scenario, stages);
-  for (std::int64_t move = 0; move < 4 * scenario.model.layers; ++move) {
-    // A layer leaves a stage of the fullest device for a stage of one of the three emptiest; the stages between
-    // pass one layer along and keep their counts.
-    const std::vector<MemoryBreakdown> memory = device_memory(scenario, stages);
-    std::vector<std::size_t> order(memory.size());
-    for (std::size_t d = 0; d < order.size(); ++d) order[d] = d;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return memory[a].total_bytes > memory[b].total_bytes; });
-    std::optional<std::vector<std::int64_t>> best_counts;
-    std::vector<double> best;
-    for (const std::int64_t from_stage : placement[order.front()])
-      for (std::size_t e = 0; e < std::min<std::size_t>(3, order.size()); ++e)
-        for (const std::int64_t to_stage : placement[order[order.size() - 1 - e]]) {
-          const auto from = static_cast<std::size_t>(from_stage), to = static_cast<std::size_t>(to_stage);
-          if (from == to || counts[from] <= (from == 0 || from == last ? 0 : 1)) continue;  // only ends may empty
-          std::vector<std::int64_t> moved = counts;
-          --moved[from];
-          ++moved[to];
-          const std::vector<double> candidate = fullest_first(scenario, costed(moved));
-          if (!best_counts || candidate < best) {
-            best = candidate;
-            best_counts = moved;
+  // One local search: moves off the device `score` ranks worst, kept while they lower worst_first(score) (and, when
+  // `keep_fitting`, leave every device fitting). Stops when `done` holds or no move helps.
+  using Score = std::vector<double> (*)(const Scenario&, const std::vector<StageCost>&);
+  auto improve = [&](Score score, bool keep_fitting, const std::function<bool()>& done) {
+    std::vector<double> current = worst_first(score(scenario, stages));
+    for (std::int64_t move = 0; move < 4 * scenario.model.layers && !done(); ++move) {
+      const std::vector<double> values = score(scenario, stages);
+      std::vector<std::size_t> order(values.size());
+      for (std::size_t d = 0; d < order.size(); ++d) order[d] = d;
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return values[x] > values[y]; });
+      std::optional<std::vector<std::int64_t>> best_counts;
+      std::vector<double> best;
+      for (const std::int64_t from_stage : placement[order.front()])
+        for (std::size_t e = 0; e < std::min<std::size_t>(3, order.size()); ++e)
+          for (const std::int64_t to_stage : placement[order[order.size() - 1 - e]]) {
+            const auto from = static_cast<std::size_t>(from_stage), to = static_cast<std::size_t>(to_stage);
+            if (from == to || counts[from] <= (from == 0 || from == last ? 0 : 1)) continue;  // only ends may empty
+            std::vector<std::int64_t> moved = counts;
+            --moved[from];
+            ++moved[to];
+            const std::vector<StageCost> candidate_stages = costed(moved);
+            if (keep_fitting && !fits(candidate_stages)) continue;
+            std::vector<double> candidate = worst_first(score(scenario, candidate_stages));
+            if (!best_counts || candidate < best) {
+              best = std::move(candidate);
+              best_counts = moved;
+            }
           }
-        }
-    if (!best_counts || !(best < current)) return std::nullopt;
-    counts = *best_counts;
-    stages = costed(counts);
-    current = best;
-    if (current.front() <= memory.front().capacity_bytes) return counts;
-  }
-  return std::nullopt;
+      if (!best_counts || !(best < current)) return;
+      counts = *best_counts;
+      stages = costed(counts);
+      current = best;
+    }
+  };
+  improve(device_bytes, false, [&] { return fits(stages); });
+  if (!fits(stages)) return std::nullopt;
+  improve(device_seconds, true, [] { return false; });
+  return counts;
 }
 
 }  // namespace
