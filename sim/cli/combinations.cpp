@@ -176,6 +176,23 @@ std::vector<std::string> VariedKeys::overrides_of(std::size_t index) const {
   return overrides;
 }
 
+bool take_many_run_option(std::string_view arg, int argc, char** argv, int& i, ManyRunOptions& options) {
+  if (arg == "--vary" || arg == "--with") {
+    options.varied.add(std::string(arg), option_value(argc, argv, i));
+  } else if (arg == "--set") {
+    options.overrides.push_back(key_value_argument("--set", option_value(argc, argv, i)));
+  } else if (arg == "--seed") {
+    options.seed = unsigned_argument("--seed", option_value(argc, argv, i));
+  } else if (arg == "--csv") {
+    options.csv_path = option_value(argc, argv, i);
+  } else if (arg == "--jobs") {
+    options.jobs = jobs_argument(option_value(argc, argv, i));
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void check_set_keys_not_varied(const std::vector<std::string>& overrides, const VariedKeys& varied) {
   for (const std::string& set : overrides)
     if (varied.varies(key_of(set)))

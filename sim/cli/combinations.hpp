@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fleetsim::cli {
@@ -37,6 +38,19 @@ class VariedKeys {
   std::vector<VariedKey> keys_;
   std::vector<std::size_t> axis_sizes_;
 };
+
+// The options `sweep` and `plan` share: what varies, what is fixed, the seed, the CSV and the worker count.
+struct ManyRunOptions {
+  std::string scenario;
+  VariedKeys varied;                   // --vary and --with, in the order given
+  std::vector<std::string> overrides;  // --set, applied before the varied keys
+  std::optional<std::uint64_t> seed;
+  std::string csv_path;
+  std::uint64_t jobs = 1;
+};
+
+// Takes argv[i] (and its value, advancing i) when it is one of ManyRunOptions' options; false otherwise.
+bool take_many_run_option(std::string_view arg, int argc, char** argv, int& i, ManyRunOptions& options);
 
 // An InputError when a --set key is also varied (a key is either fixed for every combination or varied).
 void check_set_keys_not_varied(const std::vector<std::string>& overrides, const VariedKeys& varied);

@@ -59,17 +59,11 @@ struct Goal {
   std::string text;  // as given
 };
 
-struct PlanArguments {
-  std::string scenario;
+struct PlanArguments : ManyRunOptions {
   std::vector<Goal> goals;
   std::string minimize = "cost.total_usd";
   std::vector<std::int64_t> gpus;  // empty: the default ladder
-  VariedKeys varied;
-  std::vector<std::string> overrides;
-  std::optional<std::uint64_t> seed;
   std::int64_t top = kDefaultTop;
-  std::string csv_path;
-  std::uint64_t jobs = 1;
 };
 
 void check_report_key(const std::string& option, const std::string& key) {
@@ -148,20 +142,10 @@ PlanArguments parse_plan_arguments(int argc, char** argv) {
       check_report_key("--minimize", args.minimize);
     } else if (arg == "--gpus") {
       args.gpus = parse_gpu_counts(option_value(argc, argv, i));
-    } else if (arg == "--vary" || arg == "--with") {
-      args.varied.add(std::string(arg), option_value(argc, argv, i));
-    } else if (arg == "--set") {
-      args.overrides.push_back(key_value_argument("--set", option_value(argc, argv, i)));
-    } else if (arg == "--seed") {
-      args.seed = unsigned_argument("--seed", option_value(argc, argv, i));
     } else if (arg == "--top") {
       args.top = static_cast<std::int64_t>(unsigned_argument("--top", option_value(argc, argv, i)));
       if (args.top == 0) throw InputError({"<command line>", 0}, "--top", "expects at least 1");
-    } else if (arg == "--csv") {
-      args.csv_path = option_value(argc, argv, i);
-    } else if (arg == "--jobs") {
-      args.jobs = jobs_argument(option_value(argc, argv, i));
-    } else {
+    } else if (!take_many_run_option(arg, argc, argv, i, args)) {
       scenario_argument(arg, "plan", args.scenario);
     }
   }

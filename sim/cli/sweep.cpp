@@ -40,14 +40,8 @@ For large sweeps, --set engine.backend=analytic takes the closed-form path (abou
 
 namespace {
 
-struct SweepArguments {
-  std::string scenario;
-  VariedKeys varied;                   // --vary and --with, in the order given (the table's columns)
-  std::vector<std::string> overrides;  // --set, applied before the varied keys
-  std::optional<std::uint64_t> seed;
-  std::string csv_path;
-  std::uint64_t jobs = 1;
-};
+// The varied keys are the table's columns, in the order given.
+struct SweepArguments : ManyRunOptions {};
 
 // The report keys each row has, in column order.
 const std::vector<std::string>& metric_columns() {
@@ -68,19 +62,7 @@ SweepArguments parse_sweep_arguments(int argc, char** argv) {
   SweepArguments args;
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--vary" || arg == "--with") {
-      args.varied.add(std::string(arg), option_value(argc, argv, i));
-    } else if (arg == "--set") {
-      args.overrides.push_back(key_value_argument("--set", option_value(argc, argv, i)));
-    } else if (arg == "--seed") {
-      args.seed = unsigned_argument("--seed", option_value(argc, argv, i));
-    } else if (arg == "--csv") {
-      args.csv_path = option_value(argc, argv, i);
-    } else if (arg == "--jobs") {
-      args.jobs = jobs_argument(option_value(argc, argv, i));
-    } else {
-      scenario_argument(arg, "sweep", args.scenario);
-    }
+    if (!take_many_run_option(arg, argc, argv, i, args)) scenario_argument(arg, "sweep", args.scenario);
   }
   if (args.scenario.empty()) throw InputError({"<command line>", 0}, "sweep", "expects a scenario file");
   if (args.varied.empty())

@@ -7,43 +7,17 @@
 #include <vector>
 
 #include "cli_runner.hpp"
+#include "csv_rows.hpp"
 
 namespace fleetsim {
 namespace {
 
+using testing::column;
+using testing::csv_rows;
 using testing::run_cli;
 
 const std::string kDefault = std::string(FLEETSIM_SOURCE_ROOT) + "/scenarios/deepseek-v3-pretrain.yaml";
 const std::string kPlan = "plan \"" + kDefault + "\" ";
-
-// CSV rows split at commas outside quotes.
-std::vector<std::vector<std::string>> csv_rows(const std::string& csv) {
-  std::vector<std::vector<std::string>> rows;
-  std::stringstream lines(csv);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::vector<std::string> cells(1);
-    bool quoted = false;
-    for (char c : line) {
-      if (c == '"') {
-        quoted = !quoted;
-      } else if (c == ',' && !quoted) {
-        cells.emplace_back();
-      } else {
-        cells.back() += c;
-      }
-    }
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
-std::size_t column(const std::vector<std::string>& header, const std::string& name) {
-  for (std::size_t c = 0; c < header.size(); ++c)
-    if (header[c] == name) return c;
-  ADD_FAILURE() << "no column " << name;
-  return 0;
-}
 
 TEST(CliPlan, TheCheapestGpuCountThatMeetsADeadline) {
   // DeepSeek-V3's 14.8T tokens within 60 days: the ladder 256 .. 32,768 GPUs around the scenario's 2,048.
