@@ -40,7 +40,8 @@ Commands:
         run the bundled validation cases and print predicted vs published figures with the relative error
   calibrate [--out DIR] [--gpu NAME] [--quick] [--seed N] [--budget-s S]
         on a GPU box: build and run kernels/, write a measured kernel profile (calibration/run-on-gpu.sh)
-  sweep SCENARIO.yaml --vary KEY=V1,V2,... [--vary ...] [--set KEY=VALUE ...] [--seed N] [--csv FILE] [--jobs N]
+  sweep SCENARIO.yaml --vary KEY=V1,V2,... [--with KEY=W1,W2,...] [--vary ...] [--set KEY=VALUE ...] [--seed N]
+        [--csv FILE] [--jobs N]
         run the scenario for every combination of the varied values and tabulate step, throughput, memory,
         GPU-hours, energy and dollars (a row per combination; --csv FILE writes them as CSV)
   plan SCENARIO.yaml --goal KEY=VALUE [--goal ...] [--minimize KEY] [--gpus N1,N2,...] [--vary ...] [--top N]
