@@ -1,5 +1,6 @@
 #include "cli/combinations.hpp"
 
+#include <poll.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -273,22 +274,37 @@ std::vector<RunOutcome> run_all(std::size_t count, std::size_t jobs,
     ::close(fds[1]);
     workers.push_back({pid, fds[0]});
   }
-  bool failed = false;
-  for (const Worker& worker : workers) {
-    std::string stream;
-    char buffer[65536];
-    while (true) {
-      const ssize_t n = ::read(worker.fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      stream.append(buffer, static_cast<std::size_t>(n));
+  // Drain every worker's pipe as it fills (poll), so that no worker waits on a full pipe while another is read.
+  std::vector<std::string> streams(workers.size());
+  std::vector<pollfd> open_pipes;
+  for (const Worker& worker : workers) open_pipes.push_back({worker.fd, POLLIN, 0});
+  std::size_t still_open = workers.size();
+  char buffer[65536];
+  while (still_open > 0) {
+    if (::poll(open_pipes.data(), open_pipes.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("cannot wait for the worker processes");
     }
-    ::close(worker.fd);
+    for (std::size_t w = 0; w < open_pipes.size(); ++w) {
+      if (open_pipes[w].fd < 0 || open_pipes[w].revents == 0) continue;
+      const ssize_t n = ::read(open_pipes[w].fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n > 0) {
+        streams[w].append(buffer, static_cast<std::size_t>(n));
+        continue;
+      }
+      ::close(open_pipes[w].fd);
+      open_pipes[w].fd = -1;  // poll ignores negative descriptors
+      --still_open;
+    }
+  }
+  bool failed = false;
+  for (std::size_t w = 0; w < workers.size(); ++w) {
     int status = 0;
-    while (::waitpid(worker.pid, &status, 0) < 0 && errno == EINTR) {
+    while (::waitpid(workers[w].pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = true;
-    if (!failed) deserialize(stream, outcomes);
+    if (!failed) deserialize(streams[w], outcomes);
   }
   if (failed) throw std::runtime_error("a worker process failed");
   return outcomes;
