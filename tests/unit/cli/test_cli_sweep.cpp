@@ -79,6 +79,22 @@ TEST(CliSweep, JobsDoNotChangeTheBytes) {
   EXPECT_EQ(csv_rows(one.out).size(), 9u);
 }
 
+TEST(CliSweep, WorkersWithMoreThanAPipeOfRowsKeepTheBytes) {
+  // 1,500 combinations, nearly all rows that cannot run (dp must make 2,048 GPUs with pp 16): each of two workers
+  // sends more than a pipe holds (64 KiB) before the sweep ends, so both are drained as they go.
+  std::string values;
+  for (int dp = 1; dp <= 1500; ++dp) values += (dp > 1 ? "," : "") + std::to_string(dp);
+  const std::string sweep =
+      "sweep \"" + kDefault + "\" --vary training.parallelism.dp=" + values + " --csv -" + kAnalytic;
+  const auto one = run_cli(sweep);
+  const auto two = run_cli(sweep + " --jobs 2");
+  ASSERT_EQ(one.exit_code, 0) << one.err.substr(0, 500);
+  EXPECT_GT(one.out.size() + one.err.size(), 2u * 65536u);
+  EXPECT_EQ(one.out, two.out);
+  EXPECT_EQ(one.err, two.err);
+  EXPECT_EQ(csv_rows(one.out).size(), 1501u);
+}
+
 TEST(CliSweep, WithMovesAKeyAlongItsVary) {
   // GPUs and data parallelism together (every GPU holds one rank), crossed with two schedules: 3 x 2 combinations.
   const auto result = run_cli("sweep \"" + kDefault + "\" --vary cluster.gpus=1024,2048,4096" +
