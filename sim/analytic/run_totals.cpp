@@ -40,11 +40,18 @@ TrainingModels::TrainingModels(const Scenario& scenario)
       comm(scenario.cluster, scenario.model, scenario.training->parallelism, kernels.profile(), &collectives,
            scenario.training->moe_dispatcher) {}
 
-std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models) {
+std::vector<std::int64_t> stage_layer_counts(const std::vector<StageCost>& stages) {
+  std::vector<std::int64_t> counts;
+  for (const StageCost& stage : stages) counts.push_back(stage.slice.last_layer - stage.slice.first_layer);
+  return counts;
+}
+
+std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models, const std::vector<StageCost>& stages) {
   std::string out =
       "stage,layer,block,op,kind,phase,dtype,m,n,k,groups,gflop,hbm_mb,cast_mb,comm_mb,seconds,source,tflops\n";
-  CostSourceCounts ignored;
-  cost_stages(scenario, models.kernels, models.comm, ignored, [&](std::size_t stage, const Op& op, const OpCost& cost) {
+  std::vector<StageSlice> slices;
+  for (const StageCost& stage : stages) slices.push_back(stage.slice);
+  const OpCostVisitor write_row = [&out](std::size_t stage, const Op& op, const OpCost& cost) {
     const bool gemm = op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm;
     char line[512];
     std::snprintf(line, sizeof line, "%zu,%d,%s,%s,%s,%s,%s,%lld,%lld,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.4g\n", stage,
@@ -55,7 +62,9 @@ std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models)
                   (op.bytes_read + op.bytes_written) / 1e6, op.cast_bytes / 1e6, op.comm_bytes / 1e6, cost.seconds,
                   to_string(cost.source), cost.seconds > 0 ? op.flops / cost.seconds / 1e12 : 0.0);
     out += line;
-  });
+  };
+  CostSourceCounts ignored;
+  cost_slices(scenario, slices, models.kernels, models.comm, ignored, write_row);
   return out;
 }
 
@@ -124,8 +133,7 @@ std::optional<std::vector<std::int64_t>> split_that_fits(const Scenario& scenari
     const std::vector<double> bytes = device_bytes(scenario, stages);
     return *std::max_element(bytes.begin(), bytes.end()) <= capacity;
   };
-  std::vector<std::int64_t> counts;
-  for (const StageCost& stage : balanced) counts.push_back(stage.slice.last_layer - stage.slice.first_layer);
+  std::vector<std::int64_t> counts = stage_layer_counts(balanced);
   const std::size_t last = counts.size() - 1;
   const auto placement = device_stage_lists(schedule_of(*scenario.training), scenario.training->parallelism.pp);
   std::vector<StageCost> stages = balanced;
@@ -133,9 +141,9 @@ std::optional<std::vector<std::int64_t>> split_that_fits(const Scenario& scenari
   // `keep_fitting`, leave every device fitting). Stops when `done` holds or no move helps.
   using Score = std::vector<double> (*)(const Scenario&, const std::vector<StageCost>&);
   auto improve = [&](Score score, bool keep_fitting, const std::function<bool()>& done) {
-    std::vector<double> current = worst_first(score(scenario, stages));
     for (std::int64_t move = 0; move < 4 * scenario.model.layers && !done(); ++move) {
       const std::vector<double> values = score(scenario, stages);
+      const std::vector<double> current = worst_first(values);
       std::vector<std::size_t> order(values.size());
       for (std::size_t d = 0; d < order.size(); ++d) order[d] = d;
       std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return values[x] > values[y]; });
@@ -160,7 +168,6 @@ std::optional<std::vector<std::int64_t>> split_that_fits(const Scenario& scenari
       if (!best_counts || !(best < current)) return;
       counts = *best_counts;
       stages = costed(counts);
-      current = best;
     }
   };
   improve(device_bytes, false, [&] { return fits(stages); });
@@ -212,8 +219,8 @@ TrainingEstimate estimate_training(const Scenario& scenario) {
   finish_run(scenario, estimate, [&](std::int64_t batch) {
     auto found = by_batch.find(batch);
     if (found == by_batch.end())
-      found = by_batch.emplace(batch, estimate_step(scenario, estimate.stages, models.kernels, models.comm, batch))
-                  .first;
+      found =
+          by_batch.emplace(batch, estimate_step(scenario, estimate.stages, models.kernels, models.comm, batch)).first;
     return found->second;
   });
   return estimate;

@@ -90,6 +90,9 @@ double saved_activation_bytes(const Op& op, const TrainingJob& job, std::int64_t
 
 }  // namespace
 
+namespace {
+
+// The stages cost_stages costs: training.stage_layers, or the balance over the schedule's devices.
 std::vector<StageSlice> stage_slices(const Scenario& scenario) {
   const auto& job = *scenario.training;
   const PipelineSchedule schedule = schedule_of(job);
@@ -103,6 +106,8 @@ std::vector<StageSlice> stage_slices(const Scenario& scenario) {
                                                       device_stage_lists(schedule, job.parallelism.pp))
                                   : stages_of_split(scenario.model, job.stage_layers);
 }
+
+}  // namespace
 
 std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
                                    CostSourceCounts& sources, const OpCostVisitor& visit) {

@@ -203,8 +203,6 @@ using OpCostVisitor = std::function<void(std::size_t stage, const Op& op, const 
 // Costs every stage chunk of one micro-batch; `visit`, when given, sees each op and its cost.
 std::vector<StageCost> cost_stages(const Scenario& scenario, const KernelCostModel& kernels, const CommModel& comm,
                                    CostSourceCounts& sources, const OpCostVisitor& visit = {});
-// The stages cost_stages costs: training.stage_layers, or the balance over the schedule's devices.
-std::vector<StageSlice> stage_slices(const Scenario& scenario);
 // cost_stages for the given slices (visit's stage index is the position in `slices`).
 std::vector<StageCost> cost_slices(const Scenario& scenario, const std::vector<StageSlice>& slices,
                                    const KernelCostModel& kernels, const CommModel& comm, CostSourceCounts& sources,
@@ -227,9 +225,13 @@ struct TrainingModels {
   CommModel comm;
 };
 
-// Every op of one micro-batch on every stage with its cost, as CSV (`fleetsim run --ops FILE`): where the time of
-// a chunk goes, which ops a profile answers and which fall back to the roofline.
-std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models);
+// Every op of one micro-batch on every stage of `stages` (the split an estimate ran with) with its cost, as CSV
+// (`fleetsim run --ops FILE`): where the time of a chunk goes, which ops a profile answers and which fall back to the
+// roofline.
+std::string op_costs_csv(const Scenario& scenario, const TrainingModels& models, const std::vector<StageCost>& stages);
+
+// The transformer layers of each stage, in model order (the report's training.stage_layers).
+std::vector<std::int64_t> stage_layer_counts(const std::vector<StageCost>& stages);
 
 // Costs the stages and checks memory: an estimate with stages, memory and cost sources filled in. Throws
 // InputError (key training.parallelism, with the breakdown) when the plan does not fit in GPU memory.

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "core/error.hpp"
+#include "scenario/load.hpp"
 
 namespace fleetsim::cli {
 
@@ -25,6 +26,19 @@ std::uint64_t unsigned_argument(const std::string& option, const std::string& te
   if (text.empty() || *end != '\0' || text.front() == '-' || text.front() == '+')
     throw InputError({"<command line>", 0}, option, "expects a non-negative integer, got '" + text + "'");
   return value;
+}
+
+Scenario load_training_scenario(const std::string& path, const std::vector<std::string>& overrides,
+                                const std::optional<std::uint64_t>& seed) {
+  LoadOptions options;
+  options.overrides = overrides;
+  Scenario scenario = load_scenario(path, options);
+  if (seed) scenario.seed = *seed;
+  if (!scenario.training)
+    throw InputError({scenario.source_file, 0}, "inference",
+                     "serving scenarios are parsed and checked, but simulating them is not in this version; "
+                     "give a `training` section");
+  return scenario;
 }
 
 void scenario_argument(std::string_view arg, std::string_view command, std::string& scenario) {

@@ -15,6 +15,7 @@
 #include "cli/arguments.hpp"
 #include "core/error.hpp"
 #include "engine/training_run.hpp"
+#include "report/json_writer.hpp"
 #include "report/report_metrics.hpp"
 #include "scenario/load.hpp"
 
@@ -211,14 +212,7 @@ RunOutcome run_with_overrides(const std::string& scenario_path, const std::vecto
                               const std::optional<std::uint64_t>& seed, const std::vector<std::string>& report_keys) {
   RunOutcome outcome;
   try {
-    LoadOptions options;
-    options.overrides = overrides;
-    Scenario scenario = load_scenario(scenario_path, options);
-    if (seed) scenario.seed = *seed;
-    if (!scenario.training)
-      throw InputError({scenario.source_file, 0}, "inference",
-                       "serving scenarios are parsed and checked, but simulating them is not in this version; "
-                       "give a `training` section");
+    const Scenario scenario = load_training_scenario(scenario_path, overrides, seed);
     const TrainingEstimate estimate = run_training(scenario, nullptr);
     outcome.backend = estimate.backend;
     for (const std::string& key : report_keys) {

@@ -112,14 +112,7 @@ RunArguments parse_run_arguments(int argc, char** argv) {
 
 int run_command(int argc, char** argv) {
   const RunArguments args = parse_run_arguments(argc, argv);
-  LoadOptions options;
-  options.overrides = args.overrides;
-  Scenario scenario = load_scenario(args.scenario, options);
-  if (args.seed) scenario.seed = *args.seed;
-  if (!scenario.training)
-    throw InputError({scenario.source_file, 0}, "inference",
-                     "serving scenarios are parsed and checked, but simulating them is not in this version; "
-                     "give a `training` section");
+  const Scenario scenario = load_training_scenario(args.scenario, args.overrides, args.seed);
   // The HTML report draws the timeline when the engine runs (the analytic backend keeps none).
   const bool wants_timeline =
       !args.trace_path.empty() || (!args.html_path.empty() && scenario.engine.backend == "simgrid");
@@ -131,16 +124,9 @@ int run_command(int argc, char** argv) {
                  "fleetsim stats: backend %s, %lld simulated GPUs, %lld activities, simulation peak RSS %.0f MiB\n",
                  estimate.backend.c_str(), static_cast<long long>(estimate.engine_actors),
                  static_cast<long long>(estimate.engine_activities), estimate.engine_peak_rss_bytes / 1048576.0);
-  if (!args.ops_path.empty()) {
-    // The ops of the split the step ran with (moved for memory, when the balanced one did not fit).
-    Scenario costed = scenario;
-    if (estimate.stage_split == "memory") {
-      costed.training->stage_layers.clear();
-      for (const StageCost& stage : estimate.stages)
-        costed.training->stage_layers.push_back(stage.slice.last_layer - stage.slice.first_layer);
-    }
-    write_output(args.ops_path, op_costs_csv(costed, TrainingModels(costed)), "--ops");
-  }
+  // The ops of the split the step ran with (moved for memory, when the balanced one did not fit).
+  if (!args.ops_path.empty())
+    write_output(args.ops_path, op_costs_csv(scenario, TrainingModels(scenario), estimate.stages), "--ops");
   if (!args.trace_path.empty())
     write_output(args.trace_path, chrome_trace_json(trace, static_cast<int>(scenario.training->parallelism.pp)),
                  "--trace");

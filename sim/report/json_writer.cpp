@@ -1,8 +1,7 @@
 #include "report/json_writer.hpp"
 
+#include <cmath>
 #include <cstdio>
-
-#include "report/report_metrics.hpp"
 
 namespace fleetsim {
 
@@ -72,6 +71,13 @@ JsonWriter& JsonWriter::end_array() {
   text_ += ']';
   first_in_scope_ = false;
   return *this;
+}
+
+std::string format_report_number(double value) {
+  if (!std::isfinite(value)) return "null";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.10g", value);
+  return buffer;
 }
 
 JsonWriter& JsonWriter::number(std::string_view key, double value) {

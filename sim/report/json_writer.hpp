@@ -8,6 +8,10 @@
 
 namespace fleetsim {
 
+// A number as the report writes it: "%.10g", "null" when not finite. `fleetsim sweep` and `plan` write their CSV
+// cells with it, so a cell and the report's value are the same text.
+std::string format_report_number(double value);
+
 class JsonWriter {
  public:
   JsonWriter& begin_object(std::string_view key = {});

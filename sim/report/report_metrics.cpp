@@ -1,8 +1,5 @@
 #include "report/report_metrics.hpp"
 
-#include <cmath>
-#include <cstdio>
-
 namespace fleetsim {
 
 const std::map<std::string, ReportMetric>& report_metrics() {
@@ -47,13 +44,6 @@ const std::map<std::string, ReportEcho>& report_echoes() {
       {"training.parallelism.cp", degree(&ParallelPlan::cp)},
   };
   return table;
-}
-
-std::string format_report_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.10g", value);
-  return buffer;
 }
 
 }  // namespace fleetsim

@@ -23,7 +23,4 @@ const std::map<std::string, ReportMetric>& report_metrics();
 using ReportEcho = std::function<double(const Scenario&)>;
 const std::map<std::string, ReportEcho>& report_echoes();
 
-// "%.10g", as the JSON report writes numbers: a sweep's cell and the report's value are the same text.
-std::string format_report_number(double value);
-
 }  // namespace fleetsim

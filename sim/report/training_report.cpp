@@ -121,7 +121,7 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.string("precision", precision_name(job.precision));
   // The split the step was costed with: training.stage_layers, or split_into_stages' balance when not given.
   json.begin_array("stage_layers");
-  for (const StageCost& stage : e.stages) json.integer({}, stage.slice.last_layer - stage.slice.first_layer);
+  for (const std::int64_t layers : stage_layer_counts(e.stages)) json.integer({}, layers);
   json.end_array();
   json.string("stage_split", e.stage_split);  // given | balanced | memory
   json.string("recompute", recompute_name(job.recompute));
@@ -225,8 +225,8 @@ std::string training_report_text(const Scenario& scenario, const TrainingEstimat
       precision_name(job.precision), static_cast<long long>(job.seq_len));
   if (e.stage_split == "memory") {
     std::string counts;
-    for (const StageCost& stage : e.stages)
-      counts += (counts.empty() ? "" : ",") + std::to_string(stage.slice.last_layer - stage.slice.first_layer);
+    for (const std::int64_t layers : stage_layer_counts(e.stages))
+      counts += (counts.empty() ? "" : ",") + std::to_string(layers);
     out += "  layers per stage [" + counts + "]: moved off the fullest devices, as the time-balanced split does not " +
            "fit in GPU memory\n";
   }
