@@ -238,6 +238,16 @@ void finish_run(const Scenario& scenario, TrainingEstimate& estimate,
   while (tokens_seen < job.tokens) {
     const std::int64_t batch = batch_at(job, tokens_seen);
     if (batch != last_batch) step = step_at(batch), last_batch = batch;
+    if (!job.ramp || tokens_seen >= job.ramp->over_tokens) {
+      // Past the ramp every step is the same: the rest of the run at once (a run may have 10^18 tokens).
+      const double step_tokens = static_cast<double>(batch) * tokens_per_sequence;
+      const double rest = std::ceil((job.tokens - tokens_seen) / step_tokens);
+      tokens_seen += rest * step_tokens;
+      wall += rest * step.step_s;
+      busy += rest * step.compute_busy_s;
+      steps += static_cast<std::int64_t>(rest);
+      break;
+    }
     tokens_seen += static_cast<double>(batch) * tokens_per_sequence;
     wall += step.step_s;
     busy += step.compute_busy_s;

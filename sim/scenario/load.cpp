@@ -59,6 +59,18 @@ Scenario parse_scenario(const Value& document, const std::string& path, const Lo
     const Map section = engine->map(
         {"backend", "mode", "expert_skew", "routing_fluctuation", "slow_gpu_factor", "gpu_speed_spread", "p2p"});
     result.engine = scenario::parse_engine(section);
+    // Each token picks top_k distinct experts, so an expert gets at most every token: routed_experts / top_k times
+    // the mean load.
+    const auto& moe = result.model.moe;
+    if (result.model.kind == ModelKind::moe && moe.top_k > 0) {
+      const double most = static_cast<double>(moe.routed_experts) / static_cast<double>(moe.top_k) - 1.0;
+      if (result.engine.expert_skew > most)
+        section.fail("expert_skew", "must be at most routed_experts / top_k - 1 = " +
+                                        std::to_string(moe.routed_experts) + " / " + std::to_string(moe.top_k) +
+                                        " - 1 for this model (every token on the "
+                                        "busiest expert); got " +
+                                        section.get("expert_skew").describe());
+    }
     // The engine checks p2p against the schedule; its error points here.
     if (const std::optional<Value> value = section.find("p2p")) result.key_locations[value->path()] = value->location();
   }

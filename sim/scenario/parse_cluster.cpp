@@ -28,7 +28,8 @@ NetworkSpec parse_network(const Map& cluster, const GpuSpec& gpu) {
   if (gpu.nic_bandwidth_bytes_per_s <= 0 && !m.has("nic_bandwidth"))
     m.missing("nic_bandwidth", "GPU '" + gpu.name + "' gives no default nic_bandwidth");
   network.nic_bandwidth_bytes_per_s =
-      m.get_or("nic_bandwidth", gpu.nic_bandwidth_bytes_per_s, read::positive(Dimension::bandwidth_bytes_per_s));
+      m.get_or("nic_bandwidth", gpu.nic_bandwidth_bytes_per_s,
+               read::within(Dimension::bandwidth_bytes_per_s, 1e6, 1e15, "from 1 MB/s to 1 PB/s"));
   network.switch_radix = m.get_or("switch_radix", 64, read::positive_int);
   // A fat-tree switch splits its ports evenly between the layer below and the layer above.
   if (network.switch_radix < 2 || network.switch_radix % 2 != 0)
@@ -39,6 +40,11 @@ NetworkSpec parse_network(const Map& cluster, const GpuSpec& gpu) {
     if (ratio < 1) value.fail("must be at least 1 (1 = non-blocking; 2 = twice the downlinks of the uplinks)");
     return ratio;
   });
+  // A switch keeps at least one uplink: radix - 1 down-ports to 1 up-port is the most it can be oversubscribed.
+  if (network.oversubscription > static_cast<double>(network.switch_radix - 1))
+    m.fail("oversubscription", "must be at most switch_radix - 1 = " + std::to_string(network.switch_radix - 1) +
+                                   " (a switch keeps at least one uplink: " + std::to_string(network.switch_radix - 1) +
+                                   " down-ports to 1 up-port)");
   network.oversubscription_at = m.get_or("oversubscription_at", OversubscribedLayer::leaf, [](const Value& value) {
     return value.choice<OversubscribedLayer>({{"leaf", OversubscribedLayer::leaf}, {"pod", OversubscribedLayer::pod}});
   });
@@ -114,16 +120,23 @@ GpuSpec parse_gpu_mapping(const Value& value, const std::string& bundle_name) {
                            "idle_power", "sm_count", "nic_bandwidth", "default_profile"});
   GpuSpec gpu;
   gpu.name = mapping_name(m, bundle_name);
-  gpu.bf16_flop_per_s = m.get("bf16_flops", read::positive(Dimension::flop_per_s));
-  gpu.fp8_flop_per_s = m.get_or("fp8_flops", 0.0, read::quantity(Dimension::flop_per_s));  // 0: no FP8 tensor cores
-  gpu.hbm_bytes = m.get("hbm", read::positive(Dimension::bytes));
-  gpu.hbm_bandwidth_bytes_per_s = m.get("hbm_bandwidth", read::positive(Dimension::bandwidth_bytes_per_s));
-  gpu.nvlink_bandwidth_bytes_per_s = m.get("nvlink_bandwidth", read::positive(Dimension::bandwidth_bytes_per_s));
-  gpu.tdp_w = m.get("tdp", read::positive(Dimension::power_w));
+  // Datasheet figures within a few orders of magnitude of any accelerator's (H800: 989 TFLOPS, 80 GB, 3.35 TB/s,
+  // 700 W), so that a unit slip fails here instead of giving infinite times downstream.
+  const auto flops = read::within(Dimension::flop_per_s, 1e12, 1e18, "from 1 TFLOPS to 1 EFLOPS");
+  const auto bandwidth = read::within(Dimension::bandwidth_bytes_per_s, 1e9, 1e15, "from 1 GB/s to 1 PB/s");
+  gpu.bf16_flop_per_s = m.get("bf16_flops", flops);
+  gpu.fp8_flop_per_s = 0;  // 0: no FP8 tensor cores
+  if (m.has("fp8_flops") && m.get("fp8_flops", read::quantity(Dimension::flop_per_s)) != 0)
+    gpu.fp8_flop_per_s = m.get("fp8_flops", flops);
+  gpu.hbm_bytes = m.get("hbm", read::within(Dimension::bytes, 1e9, 1e15, "from 1 GB to 1 PB"));
+  gpu.hbm_bandwidth_bytes_per_s = m.get("hbm_bandwidth", bandwidth);
+  gpu.nvlink_bandwidth_bytes_per_s = m.get("nvlink_bandwidth", bandwidth);
+  gpu.tdp_w = m.get("tdp", read::within(Dimension::power_w, 1, 1e5, "from 1 W to 100 kW"));
   gpu.idle_w = m.get_or("idle_power", 0.0, read::quantity(Dimension::power_w));  // 0: unknown
   if (gpu.idle_w > gpu.tdp_w) m.fail("idle_power", "must not exceed tdp");
-  gpu.sm_count = m.get("sm_count", read::positive_int);
-  gpu.nic_bandwidth_bytes_per_s = m.get_or("nic_bandwidth", 0.0, read::positive(Dimension::bandwidth_bytes_per_s));
+  gpu.sm_count = m.get("sm_count", read::positive_int_at_most(100'000, "streaming multiprocessors; an H800 has 132"));
+  gpu.nic_bandwidth_bytes_per_s = m.get_or(
+      "nic_bandwidth", 0.0, read::within(Dimension::bandwidth_bytes_per_s, 1e6, 1e15, "from 1 MB/s to 1 PB/s"));
   gpu.default_profile = m.get_or("default_profile", std::string(), read::text);
   return gpu;
 }

@@ -28,7 +28,9 @@ CostSpec parse_cost(const Map& m) {
   cost.electricity_usd_per_kwh = m.get_or("electricity", 0.0, read::quantity(Dimension::dollars));  // 0: not priced
   cost.pue = m.get_or("pue", 1.0, [](const Value& value) {
     const double pue = value.quantity(Dimension::count);
-    if (pue < 1) value.fail("must be at least 1 (facility power over IT power; industry average about 1.56)");
+    if (pue < 1 || pue > 10)
+      value.fail("must be from 1 to 10 (facility power over IT power; industry average about 1.56), got " +
+                 value.describe());
     return pue;
   });
   return cost;
@@ -49,7 +51,11 @@ EngineSpec parse_engine(const Map& m) {
   engine.expert_skew = m.get_or("expert_skew", engine.expert_skew, read::quantity(Dimension::count));
   engine.routing_fluctuation = m.get_or("routing_fluctuation", engine.routing_fluctuation, read::boolean);
   engine.slow_gpu_factor = m.get_or("slow_gpu_factor", engine.slow_gpu_factor, read::positive(Dimension::count));
-  if (engine.slow_gpu_factor < 1) m.fail("slow_gpu_factor", "must be >= 1 (1: no slow GPU)");
+  // Past 100x a GPU has failed rather than straggles (reliability models failures), and step times stay finite.
+  if (engine.slow_gpu_factor < 1 || engine.slow_gpu_factor > EngineSpec::kMaxSlowGpuFactor)
+    m.fail("slow_gpu_factor", "must be from 1 (no slow GPU) to " +
+                                  (std::ostringstream() << EngineSpec::kMaxSlowGpuFactor).str() +
+                                  " (a GPU that many times slower than its SKU)");
   engine.gpu_speed_spread = m.get_or("gpu_speed_spread", engine.gpu_speed_spread, read::quantity(Dimension::count));
   if (engine.gpu_speed_spread < 0 || engine.gpu_speed_spread >= EngineSpec::kMaxGpuSpeedSpread)
     m.fail("gpu_speed_spread", "must be at least 0 and below " +

@@ -107,7 +107,8 @@ ModelSpec parse_model_mapping(const Value& value, const std::string& bundle_name
   ModelSpec model;
   model.name = mapping_name(m, bundle_name);
   model.kind = m.get("kind").choice<ModelKind>({{"moe", ModelKind::moe}, {"dense", ModelKind::dense}});
-  model.layers = m.get("layers", read::positive_int);
+  // The op graph holds every layer: 10,000 is fifty times today's deepest models (Llama 3 405B: 126).
+  model.layers = m.get("layers", read::positive_int_at_most(10'000, "the op graph holds every layer"));
   model.hidden = m.get("hidden", read::positive_int);
   model.vocab = m.get("vocab", read::positive_int);
   model.attention = parse_attention(m.get("attention"));
@@ -123,6 +124,11 @@ ModelSpec parse_model_mapping(const Value& value, const std::string& bundle_name
     model.ffn = parse_ffn(m.get("ffn"));
   }
   model.mtp_depth = m.get_or("mtp_depth", 0, read::non_negative_int);
+  // Each MTP module is one more transformer layer (V3 §2.2); DeepSeek-V3 has one.
+  if (model.mtp_depth > model.layers)
+    m.fail("mtp_depth", "must be at most the model's layers (" + std::to_string(model.layers) +
+                            "): each multi-token-prediction module is one more layer; got " +
+                            std::to_string(model.mtp_depth));
   model.tied_embeddings = m.get_or("tied_embeddings", false, read::boolean);
   return model;
 }

@@ -25,6 +25,18 @@ void check_degrees_fill_gpus(const Map& m, const ParallelPlan& plan, std::int64_
 void check_plan_fits_model(const Map& m, const ParallelPlan& plan, const ModelSpec& model) {
   if (model.attention.heads % plan.tp != 0)
     m.fail("tp", "must divide the model's attention heads (" + str(model.attention.heads) + "); got " + str(plan.tp));
+  // Key/value heads are sharded like the query heads, or replicated when fewer than tp (sim/graph local_kv_heads).
+  const std::int64_t kv_heads = model.attention.kv_heads;
+  if (model.attention.kind == AttentionKind::gqa && kv_heads > 0 && kv_heads % plan.tp != 0 && plan.tp % kv_heads != 0)
+    m.fail("tp", "must divide the model's key/value heads (" + str(kv_heads) + ") or be a multiple of them; got " +
+                     str(plan.tp));
+  // Tensor parallelism splits every FFN's hidden width: the dense FFN's, and the shared experts' together.
+  const bool has_dense_ffn = model.kind == ModelKind::dense || model.moe.dense_layers > 0;
+  if (has_dense_ffn && model.ffn.intermediate % plan.tp != 0)
+    m.fail("tp", "must divide the model's ffn.intermediate (" + str(model.ffn.intermediate) + "); got " + str(plan.tp));
+  if (model.kind == ModelKind::moe && (model.moe.shared_experts * model.moe.expert_intermediate) % plan.tp != 0)
+    m.fail("tp", "must divide the shared experts' width, moe.shared_experts x moe.expert_intermediate (" +
+                     str(model.moe.shared_experts * model.moe.expert_intermediate) + "); got " + str(plan.tp));
   if (plan.pp > model.layers)
     m.fail("pp", "must not exceed the model's layers (" + str(model.layers) + "); got " + str(plan.pp));
   if (model.kind == ModelKind::dense) {

@@ -1,4 +1,7 @@
 // `training:` — one pre-training run, and the checks that its plan can run on the cluster.
+#include <iomanip>
+#include <sstream>
+
 #include "scenario/sections.hpp"
 
 namespace fleetsim::scenario {
@@ -38,6 +41,10 @@ void check_batch_splits(const Value& value, std::int64_t sequences, const Traini
     value.fail("must be a multiple of micro_batch x dp = " + str(job.micro_batch) + " x " + str(job.parallelism.dp) +
                " = " + str(unit) + " sequences, so that every data-parallel rank runs whole micro-batches; got " +
                str(sequences));
+  if (sequences / unit > TrainingJob::kMaxMicroBatchesPerPipeline)
+    value.fail("gives " + str(sequences / unit) + " micro-batches per pipeline (global_batch / (micro_batch x dp)); " +
+               "fleetsim simulates at most " + str(TrainingJob::kMaxMicroBatchesPerPipeline) +
+               ": use a larger micro_batch or more data parallelism");
 }
 
 // global_batch: a number of sequences, or a ramp {from, to, over_tokens}.
@@ -55,6 +62,13 @@ void parse_global_batch(const Value& value, TrainingJob& job) {
   if (ramp.from > ramp.to) m.fail("from", "must not exceed to (" + str(ramp.to) + "): the batch ramps up");
   check_batch_splits(m.get("from"), ramp.from, job);
   check_batch_splits(m.get("to"), ramp.to, job);
+  // The run is timed step by step through the ramp (sim/analytic/run_totals.cpp).
+  const double ramp_steps = ramp.over_tokens / (static_cast<double>(ramp.from) * static_cast<double>(job.seq_len));
+  if (ramp_steps > static_cast<double>(TrainingJob::kMaxRampSteps))
+    m.fail("over_tokens", "makes a ramp of up to " +
+                              (std::ostringstream() << std::setprecision(3) << ramp_steps).str() +
+                              " steps (over_tokens / (from x seq_len)); fleetsim times a ramp step by step, at most " +
+                              str(TrainingJob::kMaxRampSteps) + ": ramp over fewer tokens or from a larger batch");
   job.ramp = ramp;
   job.global_batch = ramp.to;
 }
@@ -112,6 +126,9 @@ std::vector<std::int64_t> parse_stage_layers(const Map& m, const TrainingJob& jo
 TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSpec& cluster) {
   TrainingJob job;
   job.tokens = m.get("tokens", read::positive(Dimension::count));
+  if (job.tokens > TrainingJob::kMaxTokens)
+    m.fail("tokens", "must be at most " + (std::ostringstream() << TrainingJob::kMaxTokens).str() +
+                         " (steps are counted in 64 bits); got " + m.get("tokens").describe());
   job.seq_len = m.get("seq_len", read::positive_int);
   job.micro_batch = m.get_or("micro_batch", 1, read::positive_int);
   job.precision = m.get("precision").choice<Precision>(

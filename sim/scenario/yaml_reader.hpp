@@ -154,6 +154,24 @@ inline auto quantity(Dimension dimension) {
 inline auto positive(Dimension dimension) {
   return [dimension](const Value& value) { return value.positive_quantity(dimension); };
 }
+// A quantity inside the range a real value can take, so that every time computed from it stays finite; `range`
+// says it for the message ("from 1 GB/s to 1 PB/s").
+inline auto within(Dimension dimension, double lowest, double highest, std::string range) {
+  return [=](const Value& value) {
+    const double quantity = value.quantity(dimension);
+    if (!(quantity >= lowest && quantity <= highest)) value.fail("must be " + range + ", got " + value.describe());
+    return quantity;
+  };
+}
+// A whole number from 1 to `highest`; `why` says why there is a ceiling.
+inline auto positive_int_at_most(std::int64_t highest, std::string why) {
+  return [=](const Value& value) {
+    const std::int64_t number = value.whole(1);
+    if (number > highest)
+      value.fail("must be at most " + std::to_string(highest) + " (" + why + "), got " + value.describe());
+    return number;
+  };
+}
 }  // namespace read
 
 }  // namespace fleetsim::scenario

@@ -118,6 +118,12 @@ struct TrainingJob {
   // many in every chunk, overlapped or not: it is slower where nothing else runs and is not slowed further while
   // DeepEP holds its SMs, if it left them free (gemm_sm_count in sim/analytic resolves it).
   static constexpr std::int64_t kGemmSmsFree = -1;
+  // Bounds that keep a run simulable (50,000 micro-batches: about 40 s and 2 GiB) and its step count in 64 bits;
+  // each far beyond any published run (DeepSeek-V3: 120 micro-batches per pipeline, 14.8T tokens, a 15,155-step
+  // batch ramp).
+  static constexpr std::int64_t kMaxMicroBatchesPerPipeline = 50'000;
+  static constexpr double kMaxTokens = 1e18;
+  static constexpr std::int64_t kMaxRampSteps = 10'000'000;
   std::int64_t gemm_sms = 0;
   DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;
   MoeDispatcher moe_dispatcher = MoeDispatcher::deepep;
@@ -180,6 +186,7 @@ struct EngineSpec {
   // GPU from the scenario's seed (sim/engine/gpu_variation.hpp). 0: identical GPUs. Below kMaxGpuSpeedSpread: the
   // draws are clamped at 1 / kMaxGpuSpeedSpread = 5 spreads, so that no GPU computes in no time.
   static constexpr double kMaxGpuSpeedSpread = 0.2;
+  static constexpr double kMaxSlowGpuFactor = 100;  // beyond it a GPU has failed, not straggled
   double gpu_speed_spread = 0;
   // Pipeline send/receive semantics. rendezvous: as Megatron-LM and DualPipe's reference implementation run them
   // (torch.distributed.batch_isend_irecv, then wait): before each chunk a GPU posts that chunk's receives and waits

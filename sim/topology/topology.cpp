@@ -70,8 +70,11 @@ void validate(const ClusterSpec& cluster) {
   if (network.switch_radix < 2 || network.switch_radix % 2 != 0)
     fail_cluster("network.switch_radix", "must be an even number of switch ports, at least 2; got " +
                                              std::to_string(network.switch_radix));
-  if (!std::isfinite(network.oversubscription) || network.oversubscription < 1)
-    fail_cluster("network.oversubscription", "must be a finite ratio of at least 1");
+  if (!std::isfinite(network.oversubscription) || network.oversubscription < 1 ||
+      network.oversubscription > static_cast<double>(network.switch_radix - 1))
+    fail_cluster("network.oversubscription", "must be a ratio from 1 to switch_radix - 1 (" +
+                                                 std::to_string(network.switch_radix - 1) +
+                                                 " down-ports to 1 up-port)");
   if (!(network.nic_bandwidth_bytes_per_s > 0) || !std::isfinite(network.nic_bandwidth_bytes_per_s))
     fail_cluster("network.nic_bandwidth", "must be a positive bandwidth");
   if (cluster.gpus_per_node > 1 && !(cluster.gpu.nvlink_bandwidth_bytes_per_s > 0))

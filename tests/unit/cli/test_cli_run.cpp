@@ -221,6 +221,49 @@ TEST(CliRun, RandomWhatIfsOnBundledScenariosExitZeroOrTwo) {
   EXPECT_GT(refused, 0);
 }
 
+TEST(CliRun, ExtremeValuesAreRefusedNamingTheirKey) {
+  // Values found by sweeping every numeric key with 0, 1e-300, 1e300 and 1e9 (2026-11-29): each once hung, crashed
+  // on a floating-point trap or ended in an internal error; each must be bad input (exit 2) that names its key.
+  const std::vector<std::string> cases{"training.tokens=1e300",
+                                       "training.global_batch=1000000000",
+                                       "engine.slow_gpu_factor=1e300",
+                                       "engine.expert_skew=1e300",
+                                       "cluster.network.oversubscription=1e300",
+                                       "cluster.gpu.hbm_bandwidth=1e-300",
+                                       "cluster.gpu.nvlink_bandwidth=1e-300",
+                                       "cluster.gpu.hbm=1e300",
+                                       "cluster.gpu.sm_count=1e9",
+                                       "cost.pue=1e300",
+                                       "model.layers=1e9",
+                                       "model.mtp_depth=1e9"};
+  for (const std::string& assignment : cases) {
+    const auto result = run_cli("run \"" + kDefault + "\" --json /dev/null --set " + assignment);
+    EXPECT_EQ(result.exit_code, 2) << assignment << ": " << result.err;
+    const std::string key = assignment.substr(0, assignment.find('='));
+    EXPECT_NE(result.err.find(key), std::string::npos) << assignment << ": " << result.err;
+  }
+}
+
+TEST(CliRun, AQuintillionTokensAreCountedAfterTheRampInClosedForm) {
+  // Past the batch ramp every step is the same, so the run's steps are counted at once: 10^18 tokens (6 x 10^4
+  // times DeepSeek-V3's) take as long to estimate as 14.8T. Steps: the ramp's, then ceil(rest / 15,360 x 4,096).
+  const YAML::Node small = report("--set engine.backend=analytic")["training"];
+  const YAML::Node huge = report("--set engine.backend=analytic --set training.tokens=1e18")["training"];
+  const double step_tokens = 15360.0 * 4096.0;
+  const double ramp_steps = small["batch_ramp_steps"].as<double>();
+  ASSERT_GT(ramp_steps, 0);
+  EXPECT_EQ(huge["batch_ramp_steps"].as<double>(), ramp_steps);
+  // The ramp's steps carry fewer tokens than full ones, so both runs need the same number of extra steps for them.
+  const double extra_small = small["steps"].as<double>() - 14.8e12 / step_tokens;
+  const double extra_huge = huge["steps"].as<double>() - 1e18 / step_tokens;
+  EXPECT_NEAR(extra_huge, extra_small, 1.0);
+  // Every step the longer run adds is a full one, on all 2,048 GPUs.
+  const double added_gpu_hours =
+      (huge["steps"].as<double>() - small["steps"].as<double>()) * small["step_time_s"].as<double>() * 2048.0 / 3600.0;
+  EXPECT_NEAR(huge["gpu_hours"].as<double>() - small["gpu_hours"].as<double>(), added_gpu_hours,
+              1e-6 * added_gpu_hours);
+}
+
 TEST(CliRun, SameScenarioAndSeedGiveIdenticalBytes) {
   auto first = run_cli("run \"" + kDefault + "\" --json - --seed 7");
   auto second = run_cli("run \"" + kDefault + "\" --json - --seed 7");
