@@ -1,5 +1,6 @@
 #include "cli/arguments.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 
 #include "core/error.hpp"
@@ -22,9 +23,13 @@ std::string key_value_argument(const std::string& option, const std::string& tex
 
 std::uint64_t unsigned_argument(const std::string& option, const std::string& text) {
   char* end = nullptr;
+  errno = 0;
   const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || text.front() == '-' || text.front() == '+')
     throw InputError({"<command line>", 0}, option, "expects a non-negative integer, got '" + text + "'");
+  // strtoull saturates past 2^64 - 1; a seed that silently became another number would not reproduce.
+  if (errno == ERANGE)
+    throw InputError({"<command line>", 0}, option, "expects an integer below 2^64, got '" + text + "'");
   return value;
 }
 

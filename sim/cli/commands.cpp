@@ -182,6 +182,8 @@ int main_entry(int argc, char** argv) {
         return std::cout << "usage: fleetsim validate\n  runs scenarios/validation/*.yaml against the published "
                             "figures beside them and prints each prediction with its relative error\n",
                kExitOk;
+      if (argc > 2)
+        throw InputError({"<command line>", 0}, argv[2], "validate takes no arguments (see fleetsim validate --help)");
       return validate_command(std::cout);
     }
     if (command == "calibrate") {

@@ -409,7 +409,10 @@ TEST(CliRun, ValidateRunsEveryPublishedCase) {
 TEST(CliRun, BadCommandLinesExitTwoWithAMessage) {
   for (const std::string& args : {std::string("run"), std::string("run /no/such/file.yaml"),
                                   "run \"" + kDefault + "\" --bogus", "run \"" + kDefault + "\" --seed -3",
-                                  "run \"" + kDefault + "\" --set nokeyvalue", std::string("frobnicate")}) {
+                                  "run \"" + kDefault + "\" --set nokeyvalue", std::string("frobnicate"),
+                                  // past 2^64 - 1: strtoull would have saturated it into another seed
+                                  "run \"" + kDefault + "\" --seed 99999999999999999999",
+                                  std::string("validate --bogus")}) {
     auto result = run_cli(args);
     EXPECT_EQ(result.exit_code, 2) << args;
     EXPECT_FALSE(result.err.empty()) << args;
