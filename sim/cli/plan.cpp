@@ -13,6 +13,7 @@
 
 #include "cli/arguments.hpp"
 #include "cli/combinations.hpp"
+#include "cli/text_table.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
@@ -247,12 +248,6 @@ std::string plan_csv(const PlanArguments& args, const std::vector<std::string>& 
   return csv;
 }
 
-std::string fixed(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
-}
-
 // The listed candidates as a table: GPUs, dp, the varied values, then the figures in `fleetsim run`'s units.
 std::string plan_table(const PlanArguments& args, const std::vector<std::string>& columns,
                        const std::vector<const Candidate*>& listed, bool ranked) {
@@ -282,22 +277,9 @@ std::string plan_table(const PlanArguments& args, const std::vector<std::string>
     }
     rows.push_back(row);
   }
-  std::vector<std::size_t> width(header.size(), 0);
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  const std::size_t text_columns = 3 + args.varied.keys().size();  // left-aligned: the varied values
-  std::string text;
-  for (const auto& row : rows) {
-    std::string line = " ";
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      const std::string pad(width[c] - row[c].size(), ' ');
-      const bool left = c >= 3 && c < text_columns;
-      line += " " + (left ? row[c] + pad : pad + row[c]);
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    text += line + "\n";
-  }
-  return text;
+  // Rank, GPUs and dp, then the figures and goals, are numbers; the varied values text.
+  const std::size_t text_columns = 3 + args.varied.keys().size();
+  return format_text_table(rows, [text_columns](std::size_t c) { return c < 3 || c >= text_columns; });
 }
 
 }  // namespace

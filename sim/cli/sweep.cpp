@@ -11,6 +11,7 @@
 
 #include "cli/arguments.hpp"
 #include "cli/combinations.hpp"
+#include "cli/text_table.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
@@ -97,12 +98,6 @@ std::string sweep_csv(const SweepArguments& args, const std::vector<RunOutcome>&
   return csv;
 }
 
-std::string printf_string(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
-}
-
 // The human table: the varied values, then the report's figures in the units `fleetsim run` prints them in.
 std::string sweep_table(const SweepArguments& args, const std::vector<RunOutcome>& outcomes) {
   struct Column {
@@ -111,14 +106,14 @@ std::string sweep_table(const SweepArguments& args, const std::vector<RunOutcome
     std::string (*format)(double);
   };
   static const Column columns[] = {
-      {"step s", 0, [](double v) { return printf_string("%.3f", v); }},
-      {"bubble s", 1, [](double v) { return printf_string("%.3f", v); }},
-      {"TFLOPS/GPU", 3, [](double v) { return printf_string("%.1f", v); }},
-      {"MFU", 4, [](double v) { return printf_string("%.1f%%", 100.0 * v); }},
-      {"memory GiB", 5, [](double v) { return printf_string("%.1f", v / 1073741824.0); }},
-      {"days", 6, [](double v) { return printf_string("%.1f", v); }},
+      {"step s", 0, [](double v) { return fixed("%.3f", v); }},
+      {"bubble s", 1, [](double v) { return fixed("%.3f", v); }},
+      {"TFLOPS/GPU", 3, [](double v) { return fixed("%.1f", v); }},
+      {"MFU", 4, [](double v) { return fixed("%.1f%%", 100.0 * v); }},
+      {"memory GiB", 5, [](double v) { return fixed("%.1f", v / 1073741824.0); }},
+      {"days", 6, [](double v) { return fixed("%.1f", v); }},
       {"GPU-hours", 7, [](double v) { return format_si(v); }},
-      {"energy MWh", 8, [](double v) { return printf_string("%.0f", v); }},
+      {"energy MWh", 8, [](double v) { return fixed("%.0f", v); }},
       {"cost", 9, [](double v) { return "$" + format_si(v); }},
   };
   std::vector<std::vector<std::string>> rows;
@@ -135,25 +130,9 @@ std::string sweep_table(const SweepArguments& args, const std::vector<RunOutcome
       row.push_back("cannot run: " + outcomes[i].error);
     rows.push_back(row);
   }
-  // Every column as wide as its widest cell; an error runs on past the columns it replaces.
-  std::vector<std::size_t> width(header.size(), 0);
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
-      if (row.size() == header.size() || c <= args.varied.keys().size()) width[c] = std::max(width[c], row[c].size());
-  std::string text;
-  for (const auto& row : rows) {
-    std::string line = " ";
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      const bool numeric = c > args.varied.keys().size() && row.size() == header.size();
-      const std::size_t pad = width[c] > row[c].size() ? width[c] - row[c].size() : 0;
-      line += " ";
-      if (numeric) line += std::string(pad, ' ');
-      line += row[c];
-      if (!numeric && c + 1 < row.size()) line += std::string(pad, ' ');
-    }
-    text += line + "\n";
-  }
-  return text;
+  // The run number and the figures are numbers; the varied values text. An error runs on past the figures.
+  const std::size_t varied = args.varied.keys().size();
+  return format_text_table(rows, [varied](std::size_t c) { return c == 0 || c > varied; });
 }
 
 }  // namespace
