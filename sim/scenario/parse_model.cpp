@@ -107,7 +107,7 @@ ModelSpec parse_model_mapping(const Value& value, const std::string& bundle_name
   ModelSpec model;
   model.name = mapping_name(m, bundle_name);
   model.kind = m.get("kind").choice<ModelKind>({{"moe", ModelKind::moe}, {"dense", ModelKind::dense}});
-  // The op graph holds every layer: 10,000 is fifty times today's deepest models (Llama 3 405B: 126).
+  // The op graph holds every layer: 10,000 is about eighty times the deepest bundled model (Llama 3 405B: 126).
   model.layers = m.get("layers", read::positive_int_at_most(10'000, "the op graph holds every layer"));
   model.hidden = m.get("hidden", read::positive_int);
   model.vocab = m.get("vocab", read::positive_int);
