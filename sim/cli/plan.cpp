@@ -260,15 +260,15 @@ std::string plan_table(const PlanArguments& args, const std::vector<std::string>
   rows.push_back(header);
   for (const Candidate* c : listed) {
     std::vector<std::string> row{ranked ? std::to_string(c->rank) : "", std::to_string(c->gpus),
-                                 fixed("%.0f", column_value(columns, *c, "training.parallelism.dp"))};
+                                 format_fixed(column_value(columns, *c, "training.parallelism.dp"), 0)};
     for (const std::string& value : args.varied.values_of(c->combination)) row.push_back(value);
-    row.push_back(fixed("%.3f", column_value(columns, *c, "training.step_time_s")));
-    row.push_back(fixed("%.1f", column_value(columns, *c, "training.tflops_per_gpu")));
-    row.push_back(fixed("%.1f%%", 100.0 * column_value(columns, *c, "training.mfu")));
-    row.push_back(fixed("%.1f", column_value(columns, *c, "training.memory_per_gpu_bytes") / 1073741824.0));
-    row.push_back(fixed("%.1f", column_value(columns, *c, "training.wall_time_days")));
+    row.push_back(format_fixed(column_value(columns, *c, "training.step_time_s"), 3));
+    row.push_back(format_fixed(column_value(columns, *c, "training.tflops_per_gpu"), 1));
+    row.push_back(format_fixed(100.0 * column_value(columns, *c, "training.mfu"), 1) + "%");
+    row.push_back(format_fixed(column_value(columns, *c, "training.memory_per_gpu_bytes") / 1073741824.0, 1));
+    row.push_back(format_fixed(column_value(columns, *c, "training.wall_time_days"), 1));
     row.push_back(format_si(column_value(columns, *c, "training.gpu_hours")));
-    row.push_back(fixed("%.0f", column_value(columns, *c, "power.energy_mwh")));
+    row.push_back(format_fixed(column_value(columns, *c, "power.energy_mwh"), 0));
     row.push_back("$" + format_si(column_value(columns, *c, "cost.total_usd")));
     for (const Goal& goal : args.goals) {
       const double value = column_value(columns, *c, goal.key);
@@ -351,7 +351,7 @@ int plan_command(int argc, char** argv) {
     throw InputError({"<command line>", 0}, "--goal",
                      "no candidate meets the goals; the closest (" + std::to_string(closest->gpus) + " GPUs" +
                          (args.varied.empty() ? std::string() : ", " + args.varied.describe(closest->combination)) +
-                         ") misses by " + fixed("%.1f%%", 100.0 * closest->shortfall) +
+                         ") misses by " + format_fixed(100.0 * closest->shortfall, 1) + "%" +
                          "; try more GPUs (--gpus) or other plans (--vary)");
   }
   const std::string csv = plan_csv(args, columns, candidates);

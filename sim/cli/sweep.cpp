@@ -106,14 +106,14 @@ std::string sweep_table(const SweepArguments& args, const std::vector<RunOutcome
     std::string (*format)(double);
   };
   static const Column columns[] = {
-      {"step s", 0, [](double v) { return fixed("%.3f", v); }},
-      {"bubble s", 1, [](double v) { return fixed("%.3f", v); }},
-      {"TFLOPS/GPU", 3, [](double v) { return fixed("%.1f", v); }},
-      {"MFU", 4, [](double v) { return fixed("%.1f%%", 100.0 * v); }},
-      {"memory GiB", 5, [](double v) { return fixed("%.1f", v / 1073741824.0); }},
-      {"days", 6, [](double v) { return fixed("%.1f", v); }},
+      {"step s", 0, [](double v) { return format_fixed(v, 3); }},
+      {"bubble s", 1, [](double v) { return format_fixed(v, 3); }},
+      {"TFLOPS/GPU", 3, [](double v) { return format_fixed(v, 1); }},
+      {"MFU", 4, [](double v) { return format_fixed(100.0 * v, 1) + "%"; }},
+      {"memory GiB", 5, [](double v) { return format_fixed(v / 1073741824.0, 1); }},
+      {"days", 6, [](double v) { return format_fixed(v, 1); }},
       {"GPU-hours", 7, [](double v) { return format_si(v); }},
-      {"energy MWh", 8, [](double v) { return fixed("%.0f", v); }},
+      {"energy MWh", 8, [](double v) { return format_fixed(v, 0); }},
       {"cost", 9, [](double v) { return "$" + format_si(v); }},
   };
   std::vector<std::vector<std::string>> rows;

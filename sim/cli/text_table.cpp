@@ -1,15 +1,8 @@
 #include "cli/text_table.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace fleetsim::cli {
-
-std::string fixed(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
-}
 
 std::string format_text_table(const std::vector<std::vector<std::string>>& rows,
                               const std::function<bool(std::size_t column)>& right_aligned) {

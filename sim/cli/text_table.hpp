@@ -1,4 +1,5 @@
-// The text tables `fleetsim sweep` and `fleetsim plan` print: one row per run, the figures in `fleetsim run`'s units.
+// The text tables `fleetsim sweep` and `fleetsim plan` print: one row per run, the figures in `fleetsim run`'s units
+// (cells formatted with core/units: format_fixed, format_si).
 #pragma once
 
 #include <cstddef>
@@ -7,9 +8,6 @@
 #include <vector>
 
 namespace fleetsim::cli {
-
-// printf of one number ("%.3f", "%.1f%%"), for a table cell.
-std::string fixed(const char* format, double value);
 
 // rows[0] is the header. Every column is as wide as its widest cell, the cells right-aligned where
 // `right_aligned(column)` (numbers) and left-aligned otherwise. In a row shorter than the header (an error message in

@@ -152,4 +152,10 @@ std::string format_si(double value, int significant_digits) {
   return buffer;
 }
 
+std::string format_fixed(double value, int decimals) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return buffer;
+}
+
 }  // namespace fleetsim

@@ -34,5 +34,8 @@ std::optional<double> parse_quantity(std::string_view text, Dimension dimension)
 std::string format_seconds(double seconds);
 std::string format_bytes(double bytes);
 std::string format_si(double value, int significant_digits = 4);
+// A number with a fixed count of decimals ("18.556", "42.8"), the same bytes in every locale: table cells, SVG
+// coordinates.
+std::string format_fixed(double value, int decimals);
 
 }  // namespace fleetsim

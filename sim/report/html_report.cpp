@@ -33,13 +33,6 @@ std::string escape(std::string_view text) {
   return out;
 }
 
-// Fixed-precision numbers keep the page byte-identical for the same input, whatever the locale.
-std::string num(double value, int decimals = 1) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
-  return buffer;
-}
-
 struct Phase {
   const char* name;
   const char* colour;
@@ -75,26 +68,28 @@ std::string device_phases_svg(const StepBreakdown& step) {
   }
   const double label = 90, width = 760, row = 22;
   const double scale = longest > 0 ? width / longest : 0;
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(label + width + 70, 0) + "\" height=\"" +
-                    num(row * static_cast<double>(devices.size()) + 24, 0) + "\">\n";
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + format_fixed(label + width + 70, 0) +
+                    "\" height=\"" + format_fixed(row * static_cast<double>(devices.size()) + 24, 0) + "\">\n";
   for (std::size_t d = 0; d < devices.size(); ++d) {
     const double y = row * static_cast<double>(d);
     const bool critical = step.device_phases.empty() || static_cast<int>(d) == step.phases.device;
-    svg += "<text x=\"0\" y=\"" + num(y + 15, 0) + "\"" + (critical ? " font-weight=\"bold\"" : "") + ">device " +
-           std::to_string(devices[d].device) + "</text>\n";
+    svg += "<text x=\"0\" y=\"" + format_fixed(y + 15, 0) + "\"" + (critical ? " font-weight=\"bold\"" : "") +
+           ">device " + std::to_string(devices[d].device) + "</text>\n";
     double x = label;
     for (const Phase& phase : kPhases) {
       const double seconds = devices[d].*(phase.seconds);
       if (seconds <= 0) continue;
-      svg += "<rect x=\"" + num(x, 2) + "\" y=\"" + num(y + 3, 0) + "\" width=\"" + num(seconds * scale, 2) +
-             "\" height=\"16\" fill=\"" + phase.colour + "\"><title>device " + std::to_string(devices[d].device) +
-             ": " + phase.name + " " + num(seconds, 3) + " s</title></rect>\n";
+      svg += "<rect x=\"" + format_fixed(x, 2) + "\" y=\"" + format_fixed(y + 3, 0) + "\" width=\"" +
+             format_fixed(seconds * scale, 2) + "\" height=\"16\" fill=\"" + phase.colour + "\"><title>device " +
+             std::to_string(devices[d].device) + ": " + phase.name + " " + format_fixed(seconds, 3) +
+             " s</title></rect>\n";
       x += seconds * scale;
     }
   }
   const double axis_y = row * static_cast<double>(devices.size()) + 16;
-  svg += "<text x=\"" + num(label, 0) + "\" y=\"" + num(axis_y, 0) + "\">0 s</text><text x=\"" +
-         num(label + width - 40, 0) + "\" y=\"" + num(axis_y, 0) + "\">" + num(longest, 3) + " s</text>\n";
+  svg += "<text x=\"" + format_fixed(label, 0) + "\" y=\"" + format_fixed(axis_y, 0) + "\">0 s</text><text x=\"" +
+         format_fixed(label + width - 40, 0) + "\" y=\"" + format_fixed(axis_y, 0) + "\">" + format_fixed(longest, 3) +
+         " s</text>\n";
   return svg + "</svg>\n";
 }
 
@@ -112,22 +107,24 @@ std::string timeline_svg(const std::vector<TraceEvent>& trace, int pipeline_devi
   const double label = 90, width = 900, lane = 11, gap = 6;
   const double scale = step_s > 0 ? width / step_s : 0;
   const double height = (2 * lane + gap) * pipeline_devices + 24;
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(label + width + 20, 0) + "\" height=\"" +
-                    num(height, 0) + "\">\n";
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + format_fixed(label + width + 20, 0) +
+                    "\" height=\"" + format_fixed(height, 0) + "\">\n";
   for (int d = 0; d < pipeline_devices; ++d)
-    svg += "<text x=\"0\" y=\"" + num((2 * lane + gap) * d + 2 * lane - 2, 0) + "\">device " + std::to_string(d) +
-           "</text>\n";
+    svg += "<text x=\"0\" y=\"" + format_fixed((2 * lane + gap) * d + 2 * lane - 2, 0) + "\">device " +
+           std::to_string(d) + "</text>\n";
   for (const TraceEvent& event : trace) {
     if (event.rank >= pipeline_devices) continue;  // full mode: the first replica's pipeline only
     const double y = (2 * lane + gap) * event.rank + lane * event.stream;
     const double w = std::max(0.3, (event.end_s - event.start_s) * scale);
-    svg += "<rect x=\"" + num(label + event.start_s * scale, 2) + "\" y=\"" + num(y, 0) + "\" width=\"" + num(w, 2) +
-           "\" height=\"" + num(lane - 1, 0) + "\" fill=\"" + chunk_colour(event.name, event.stream) + "\"><title>" +
-           escape(event.name) + " " + num(event.start_s, 4) + "-" + num(event.end_s, 4) + " s</title></rect>\n";
+    svg += "<rect x=\"" + format_fixed(label + event.start_s * scale, 2) + "\" y=\"" + format_fixed(y, 0) +
+           "\" width=\"" + format_fixed(w, 2) + "\" height=\"" + format_fixed(lane - 1, 0) + "\" fill=\"" +
+           chunk_colour(event.name, event.stream) + "\"><title>" + escape(event.name) + " " +
+           format_fixed(event.start_s, 4) + "-" + format_fixed(event.end_s, 4) + " s</title></rect>\n";
   }
   const double axis_y = height - 6;
-  svg += "<text x=\"" + num(label, 0) + "\" y=\"" + num(axis_y, 0) + "\">0 s</text><text x=\"" +
-         num(label + width - 50, 0) + "\" y=\"" + num(axis_y, 0) + "\">" + num(step_s, 3) + " s</text>\n";
+  svg += "<text x=\"" + format_fixed(label, 0) + "\" y=\"" + format_fixed(axis_y, 0) + "\">0 s</text><text x=\"" +
+         format_fixed(label + width - 50, 0) + "\" y=\"" + format_fixed(axis_y, 0) + "\">" + format_fixed(step_s, 3) +
+         " s</text>\n";
   return svg + "</svg>\n";
 }
 
@@ -143,15 +140,15 @@ std::string memory_svg(const MemoryBreakdown& memory) {
                         {"activations", "#b07aa1", memory.activations_bytes},
                         {"reserved", "#d3d3d3", memory.reserved_bytes}};
   const double width = 760, scale = memory.capacity_bytes > 0 ? width / memory.capacity_bytes : 0;
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(width + 10, 0) +
-                    "\" height=\"48\">\n<rect x=\"0\" y=\"4\" width=\"" + num(width, 0) +
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + format_fixed(width + 10, 0) +
+                    "\" height=\"48\">\n<rect x=\"0\" y=\"4\" width=\"" + format_fixed(width, 0) +
                     "\" height=\"20\" fill=\"none\" stroke=\"#333\"/>\n";
   double x = 0;
   for (const Part& part : parts) {
     if (part.bytes <= 0) continue;
     const double w = std::min(part.bytes * scale, std::max(0.0, width - x));
-    svg += "<rect x=\"" + num(x, 2) + "\" y=\"5\" width=\"" + num(w, 2) + "\" height=\"18\" fill=\"" + part.colour +
-           "\"><title>" + part.name + " " + format_bytes(part.bytes) + "</title></rect>\n";
+    svg += "<rect x=\"" + format_fixed(x, 2) + "\" y=\"5\" width=\"" + format_fixed(w, 2) + "\" height=\"18\" fill=\"" +
+           part.colour + "\"><title>" + part.name + " " + format_bytes(part.bytes) + "</title></rect>\n";
     x += part.bytes * scale;
   }
   svg += "<text x=\"0\" y=\"42\">" + format_bytes(memory.total_bytes) + " of " + format_bytes(memory.capacity_bytes) +
@@ -173,8 +170,8 @@ std::string training_report_html(const Scenario& scenario, const TrainingEstimat
       "</head>\n<body>\n<h1>fleetsim: " +
       escape(scenario.name) + "</h1>\n<p>fleetsim " + escape(provenance.version) + ", " +
       escape(provenance.network_backend) + " backend, profile " + escape(scenario.cluster.profile) + ", seed " +
-      std::to_string(provenance.seed) + ". Step " + num(step.step_s, 3) + " s; the whole run " +
-      num(estimate.wall_time_s / 86400.0, 1) + " days, " + format_si(estimate.gpu_hours) + " GPU-hours, $" +
+      std::to_string(provenance.seed) + ". Step " + format_fixed(step.step_s, 3) + " s; the whole run " +
+      format_fixed(estimate.wall_time_s / 86400.0, 1) + " days, " + format_si(estimate.gpu_hours) + " GPU-hours, $" +
       format_si(estimate.total_usd) + ".</p>\n<h2>Summary</h2>\n<pre>" +
       escape(training_report_text(scenario, estimate, provenance)) + "</pre>\n";
   html +=

@@ -34,5 +34,11 @@ TEST(Units, RejectsWrongDimensionAndGarbage) {
   EXPECT_FALSE(parse_quantity("inf", Dimension::count));
 }
 
+TEST(Units, FormatFixedGivesTheDecimalsAsked) {
+  EXPECT_EQ(format_fixed(42.25, 1), "42.2");  // round-half-even on the binary value 42.25
+  EXPECT_EQ(format_fixed(2.0 / 3.0, 3), "0.667");
+  EXPECT_EQ(format_fixed(4042.4, 0), "4042");
+}
+
 }  // namespace
 }  // namespace fleetsim
