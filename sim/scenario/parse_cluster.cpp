@@ -125,9 +125,9 @@ GpuSpec parse_gpu_mapping(const Value& value, const std::string& bundle_name) {
   const auto flops = read::within(Dimension::flop_per_s, 1e12, 1e18, "from 1 TFLOPS to 1 EFLOPS");
   const auto bandwidth = read::within(Dimension::bandwidth_bytes_per_s, 1e9, 1e15, "from 1 GB/s to 1 PB/s");
   gpu.bf16_flop_per_s = m.get("bf16_flops", flops);
-  gpu.fp8_flop_per_s = 0;  // 0: no FP8 tensor cores
-  if (m.has("fp8_flops") && m.get("fp8_flops", read::quantity(Dimension::flop_per_s)) != 0)
-    gpu.fp8_flop_per_s = m.get("fp8_flops", flops);
+  gpu.fp8_flop_per_s = m.get_or("fp8_flops", 0.0, [&flops](const Value& value) {  // 0: no FP8 tensor cores
+    return value.quantity(Dimension::flop_per_s) == 0 ? 0.0 : flops(value);
+  });
   gpu.hbm_bytes = m.get("hbm", read::within(Dimension::bytes, 1e9, 1e15, "from 1 GB to 1 PB"));
   gpu.hbm_bandwidth_bytes_per_s = m.get("hbm_bandwidth", bandwidth);
   gpu.nvlink_bandwidth_bytes_per_s = m.get("nvlink_bandwidth", bandwidth);
