@@ -1,4 +1,4 @@
-// RMSNorm, SwiGLU, RoPE, embedding, cross-entropy: checks and benchmarks.
+// RMSNorm, SwiGLU, RoPE, embedding, cross-entropy (forward and backward): checks and benchmarks.
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -118,16 +118,36 @@ void check_elementwise(Context& ctx) {
     const int rows = 9;
     const auto logits = random_bf16(static_cast<std::size_t>(rows) * kVocab, ctx.next_seed(), 3.0f);
     std::vector<int> labels(rows);
+    std::vector<float> grad_loss(rows);
     Rng rng(ctx.next_seed());
     for (auto& l : labels) l = static_cast<int>(rng.uniform() * kVocab) % kVocab;
-    DeviceBuffer dl = to_device(logits), dlab = to_device(labels), dloss(rows * 4);
+    for (auto& g : grad_loss) g = static_cast<float>(0.25 + rng.uniform());  // the loss weight of each token
+    DeviceBuffer dl = to_device(logits), dlab = to_device(labels), dg = to_device(grad_loss), dloss(rows * 4),
+                 dlse(rows * 4), dgrad(logits.size() * 2);
     poison(dloss.as(), dloss.bytes(), ctx.stream);
-    sm90_cross_entropy(dl.as<std::uint16_t>(), dlab.as<int>(), dloss.as<float>(), rows, kVocab, ctx.stream);
+    poison(dlse.as(), dlse.bytes(), ctx.stream);
+    poison(dgrad.as(), dgrad.bytes(), ctx.stream);
+    sm90_cross_entropy(dl.as<std::uint16_t>(), dlab.as<int>(), dloss.as<float>(), dlse.as<float>(), rows, kVocab,
+                       ctx.stream);
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
-    std::vector<float> want(rows);
-    ref::cross_entropy(logits.data(), labels.data(), rows, kVocab, want.data());
+    std::vector<float> want(rows), want_lse(rows);
+    ref::cross_entropy(logits.data(), labels.data(), rows, kVocab, want.data(), want_lse.data());
     const auto got = to_host<float>(dloss.as(), rows);
+    const auto got_lse = to_host<float>(dlse.as(), rows);
     ctx.report("cross_entropy 9 x 129280", relative_error(got, want), 1e-4, count_non_finite(got));
+    ctx.report("cross_entropy log-sum-exp 9 x 129280", relative_error(got_lse, want_lse), 1e-5,
+               count_non_finite(got_lse));
+    // The backward from the reference's log-sum-exp, so that it is checked on its own.
+    DeviceBuffer dref_lse = to_device(want_lse);
+    sm90_cross_entropy_backward(dl.as<std::uint16_t>(), dlab.as<int>(), dref_lse.as<float>(), dg.as<float>(),
+                                dgrad.as<std::uint16_t>(), rows, kVocab, ctx.stream);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    std::vector<float> want_grad(logits.size());
+    ref::cross_entropy_backward(logits.data(), labels.data(), want_lse.data(), grad_loss.data(), rows, kVocab,
+                                want_grad.data());
+    const auto got_grad = bf16_vector_to_float(to_host<std::uint16_t>(dgrad.as(), logits.size()));
+    ctx.report("cross_entropy backward 9 x 129280", relative_error(got_grad, want_grad), kBf16OutTolerance,
+               count_non_finite(got_grad));
   }
 }
 
@@ -207,26 +227,49 @@ void bench_elementwise(Context& ctx) {
   for (const auto t64 : ce_tokens) {
     const int rows = static_cast<int>(t64);
     if (ctx.quick && rows != 1024) continue;
+    // Forward: the logits in, each row's loss and log-sum-exp out. Backward: the logits, labels, log-sum-exps and
+    // loss gradients in, the logits' gradient (BF16) out. Both as fleetsim's op graph counts them
+    // (sim/graph/blocks_embedding_head.cpp), plus the backward's per-row loss gradient.
     const std::size_t bytes = static_cast<std::size_t>(rows) * kVocab * 2;
-    const int sets = ctx.rotations(bytes);
-    std::vector<DeviceBuffer> logits, labels, loss;
+    const int sets = ctx.rotations(2 * bytes);
+    std::vector<DeviceBuffer> logits, labels, loss, lse, grad_loss, grad;
     for (int i = 0; i < sets; ++i) {
       logits.emplace_back(bytes);
       labels.emplace_back(static_cast<std::size_t>(rows) * 4);
       loss.emplace_back(static_cast<std::size_t>(rows) * 4);
+      lse.emplace_back(static_cast<std::size_t>(rows) * 4);
+      grad_loss.emplace_back(static_cast<std::size_t>(rows) * 4);
+      grad.emplace_back(bytes);
       fill_random_bf16(logits.back().as(), bytes / 2, ctx.next_seed(), 3.0f, ctx.stream);
       fill_random_i32(labels.back().as<int>(), static_cast<std::size_t>(rows), ctx.next_seed(), 0, kVocab, ctx.stream);
+      fill_random_f32(grad_loss.back().as<float>(), static_cast<std::size_t>(rows), ctx.next_seed(), 0.25f, 1.25f,
+                      ctx.stream);
       poison(loss.back().as(), loss.back().bytes(), ctx.stream);
+      poison(lse.back().as(), lse.back().bytes(), ctx.stream);
+      poison(grad.back().as(), bytes, ctx.stream);
     }
-    const Timing t = time_calls(
+    const Timing forward = time_calls(
         [&](int i) {
           const auto j = static_cast<std::size_t>(i) % logits.size();
-          sm90_cross_entropy(logits[j].as<std::uint16_t>(), labels[j].as<int>(), loss[j].as<float>(), rows, kVocab, ctx.stream);
+          sm90_cross_entropy(logits[j].as<std::uint16_t>(), labels[j].as<int>(), loss[j].as<float>(),
+                             lse[j].as<float>(), rows, kVocab, ctx.stream);
         },
         sets, ctx.stream, ctx.timing, ctx.power.get());
-    for (const auto& l : loss)
-      if (count_nan_f32(l.as<float>(), static_cast<std::size_t>(rows))) throw CudaError("cross_entropy left NaN outputs");
-    row(ctx, "cross_entropy", rows, kVocab, static_cast<double>(bytes) + rows * 8.0, t);
+    for (std::size_t j = 0; j < loss.size(); ++j)
+      if (count_nan_f32(loss[j].as<float>(), static_cast<std::size_t>(rows)) ||
+          count_nan_f32(lse[j].as<float>(), static_cast<std::size_t>(rows)))
+        throw CudaError("cross_entropy left NaN outputs");
+    row(ctx, "cross_entropy", rows, kVocab, static_cast<double>(bytes) + rows * 12.0, forward);
+    const Timing backward = time_calls(
+        [&](int i) {
+          const auto j = static_cast<std::size_t>(i) % logits.size();
+          sm90_cross_entropy_backward(logits[j].as<std::uint16_t>(), labels[j].as<int>(), lse[j].as<float>(),
+                                      grad_loss[j].as<float>(), grad[j].as<std::uint16_t>(), rows, kVocab, ctx.stream);
+        },
+        sets, ctx.stream, ctx.timing, ctx.power.get());
+    for (const auto& g : grad)
+      if (count_nan_bf16(g.as(), bytes / 2)) throw CudaError("cross_entropy_bwd left NaN outputs");
+    row(ctx, "cross_entropy_bwd", rows, kVocab, 2.0 * static_cast<double>(bytes) + rows * 12.0, backward);
   }
 }
 

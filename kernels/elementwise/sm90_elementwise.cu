@@ -137,7 +137,7 @@ __global__ void embedding_kernel(const int* __restrict__ ids, const uint4* __res
 constexpr int kCeThreads = 512;
 __global__ void __launch_bounds__(kCeThreads) cross_entropy_kernel(const uint4* __restrict__ logits,
                                                                    const int* __restrict__ labels, float* __restrict__ loss,
-                                                                   int vectors) {
+                                                                   float* __restrict__ lse, int vectors) {
   const long long row = blockIdx.x;
   float m = -FLT_MAX, s = 0.0f;
   for (int v = threadIdx.x; v < vectors; v += kCeThreads) {
@@ -172,7 +172,27 @@ __global__ void __launch_bounds__(kCeThreads) cross_entropy_kernel(const uint4* 
     }
     const int label = labels[row];
     const unsigned short raw = reinterpret_cast<const unsigned short*>(logits)[row * vectors * 8 + label];
-    loss[row] = mm + logf(sum) - __bfloat162float(__ushort_as_bfloat16(raw));
+    const float log_sum_exp = mm + logf(sum);
+    loss[row] = log_sum_exp - __bfloat162float(__ushort_as_bfloat16(raw));
+    if (lse != nullptr) lse[row] = log_sum_exp;
+  }
+}
+
+// Its backward: one block per row streams the logits once more, grad = (exp(x - lse) - one_hot) * grad_loss, BF16
+// out. The forward's log-sum-exp saves the second reduction; the whole row is one read and one write.
+__global__ void __launch_bounds__(kCeThreads)
+    cross_entropy_backward_kernel(const uint4* __restrict__ logits, const int* __restrict__ labels,
+                                  const float* __restrict__ lse, const float* __restrict__ grad_loss,
+                                  uint4* __restrict__ grad, int vectors) {
+  const long long row = blockIdx.x;
+  const float row_lse = lse[row], g = grad_loss[row];
+  const int label = labels[row];
+  for (int v = threadIdx.x; v < vectors; v += kCeThreads) {
+    float f[8];
+    unpack8(__ldg(logits + row * vectors + v), f);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) f[j] = (__expf(f[j] - row_lse) - (v * 8 + j == label ? 1.0f : 0.0f)) * g;
+    grad[row * vectors + v] = pack8(f);
   }
 }
 
@@ -234,11 +254,21 @@ void sm90_embedding(const int* ids, const std::uint16_t* table, std::uint16_t* o
   CUDA_CHECK_LAUNCH();
 }
 
-void sm90_cross_entropy(const std::uint16_t* logits, const int* labels, float* loss, int rows, int vocab,
+void sm90_cross_entropy(const std::uint16_t* logits, const int* labels, float* loss, float* lse, int rows, int vocab,
                         cudaStream_t stream) {
   if (vocab % 8 != 0) throw CudaError("sm90_cross_entropy: vocab % 8 == 0");
   if (rows == 0) return;
-  cross_entropy_kernel<<<rows, kCeThreads, 0, stream>>>(reinterpret_cast<const uint4*>(logits), labels, loss, vocab / 8);
+  cross_entropy_kernel<<<rows, kCeThreads, 0, stream>>>(reinterpret_cast<const uint4*>(logits), labels, loss, lse,
+                                                        vocab / 8);
+  CUDA_CHECK_LAUNCH();
+}
+
+void sm90_cross_entropy_backward(const std::uint16_t* logits, const int* labels, const float* lse,
+                                 const float* grad_loss, std::uint16_t* grad, int rows, int vocab, cudaStream_t stream) {
+  if (vocab % 8 != 0) throw CudaError("sm90_cross_entropy_backward: vocab % 8 == 0");
+  if (rows == 0) return;
+  cross_entropy_backward_kernel<<<rows, kCeThreads, 0, stream>>>(reinterpret_cast<const uint4*>(logits), labels, lse,
+                                                                 grad_loss, reinterpret_cast<uint4*>(grad), vocab / 8);
   CUDA_CHECK_LAUNCH();
 }
 

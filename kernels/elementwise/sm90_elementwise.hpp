@@ -19,8 +19,12 @@ void sm90_rope(const std::uint16_t* x, const int* positions, std::uint16_t* y, i
 // out[t] = table[ids[t]]: rows of `hidden` BF16; hidden % 8 == 0.
 void sm90_embedding(const int* ids, const std::uint16_t* table, std::uint16_t* out, int tokens, int hidden,
                     cudaStream_t stream);
-// loss[r] = logsumexp(logits[r]) - logits[r][labels[r]] (FP32 out); vocab % 8 == 0. One block per row.
-void sm90_cross_entropy(const std::uint16_t* logits, const int* labels, float* loss, int rows, int vocab,
+// loss[r] = logsumexp(logits[r]) - logits[r][labels[r]] (FP32 out), and the log-sum-exp itself into `lse` unless it
+// is null (the backward's input); vocab % 8 == 0. One block per row.
+void sm90_cross_entropy(const std::uint16_t* logits, const int* labels, float* loss, float* lse, int rows, int vocab,
                         cudaStream_t stream);
+// grad[r][v] = (exp(logits[r][v] - lse[r]) - [v == labels[r]]) * grad_loss[r], BF16 out; vocab % 8 == 0.
+void sm90_cross_entropy_backward(const std::uint16_t* logits, const int* labels, const float* lse,
+                                 const float* grad_loss, std::uint16_t* grad, int rows, int vocab, cudaStream_t stream);
 
 }  // namespace fleetsim::kernels

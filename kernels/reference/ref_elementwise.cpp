@@ -55,14 +55,27 @@ void embedding(const int* ids, const std::uint16_t* table, int tokens, int hidde
       out[static_cast<std::size_t>(t) * hidden + h] = bf16_to_float(table[static_cast<std::size_t>(ids[t]) * hidden + h]);
 }
 
-void cross_entropy(const std::uint16_t* logits, const int* labels, int rows, int vocab, float* loss) {
+void cross_entropy(const std::uint16_t* logits, const int* labels, int rows, int vocab, float* loss, float* lse) {
   for (int r = 0; r < rows; ++r) {
     const std::uint16_t* row = logits + static_cast<std::size_t>(r) * vocab;
     double m = -INFINITY;
     for (int v = 0; v < vocab; ++v) m = std::max(m, static_cast<double>(bf16_to_float(row[v])));
     double sum = 0.0;
     for (int v = 0; v < vocab; ++v) sum += std::exp(bf16_to_float(row[v]) - m);
-    loss[r] = static_cast<float>(m + std::log(sum) - bf16_to_float(row[labels[r]]));
+    const double log_sum_exp = m + std::log(sum);
+    loss[r] = static_cast<float>(log_sum_exp - bf16_to_float(row[labels[r]]));
+    if (lse != nullptr) lse[r] = static_cast<float>(log_sum_exp);
+  }
+}
+
+void cross_entropy_backward(const std::uint16_t* logits, const int* labels, const float* lse, const float* grad_loss,
+                            int rows, int vocab, float* grad) {
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t offset = static_cast<std::size_t>(r) * vocab;
+    for (int v = 0; v < vocab; ++v) {
+      const double p = std::exp(static_cast<double>(bf16_to_float(logits[offset + v])) - lse[r]);
+      grad[offset + v] = static_cast<float>((p - (v == labels[r] ? 1.0 : 0.0)) * grad_loss[r]);
+    }
   }
 }
 

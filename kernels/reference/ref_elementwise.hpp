@@ -20,7 +20,14 @@ void rope(const std::uint16_t* x, const int* positions, int tokens, int heads, i
 // out[t] = table[ids[t]] (rows of `hidden` elements).
 void embedding(const int* ids, const std::uint16_t* table, int tokens, int hidden, float* out);
 
-// Per-row cross-entropy: logsumexp(logits) - logits[label] (double internally). logits: rows x vocab.
-void cross_entropy(const std::uint16_t* logits, const int* labels, int rows, int vocab, float* loss);
+// Per-row cross-entropy: logsumexp(logits) - logits[label] (double internally). logits: rows x vocab. When `lse` is
+// not null it receives each row's log-sum-exp, which the backward reuses instead of a second pass for it.
+void cross_entropy(const std::uint16_t* logits, const int* labels, int rows, int vocab, float* loss,
+                   float* lse = nullptr);
+
+// Its gradient with respect to the logits: grad[r][v] = (exp(logits[r][v] - lse[r]) - [v == label]) * grad_loss[r]
+// (softmax minus the one-hot, scaled by the gradient of the row's loss). grad: rows x vocab.
+void cross_entropy_backward(const std::uint16_t* logits, const int* labels, const float* lse, const float* grad_loss,
+                            int rows, int vocab, float* grad);
 
 }  // namespace fleetsim::kernels::ref

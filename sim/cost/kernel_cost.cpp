@@ -193,7 +193,11 @@ OpCost KernelCostModel::memory_bound(const Op& op) const {
   const double bytes = op.bytes_read + op.bytes_written;
   switch (op.kind) {
     case OpKind::norm: return streamed_seconds(bytes, {"rmsnorm"}, op.flops);
-    case OpKind::loss: return streamed_seconds(bytes, {"cross_entropy"}, op.flops);
+    case OpKind::loss:
+      // The backward (softmax minus the one-hot, from the forward's log-sum-exp) has its own rows where a profile
+      // measured it; otherwise it streams like the forward, the nearest kernel.
+      return op.phase == Phase::forward ? streamed_seconds(bytes, {"cross_entropy"}, op.flops)
+                                        : streamed_seconds(bytes, {"cross_entropy_bwd", "cross_entropy"}, op.flops);
     case OpKind::router: return streamed_seconds(bytes, {"router"}, op.flops);
     case OpKind::permute:
       return streamed_seconds(bytes, {op.name.find("unpermute") != std::string::npos ? "unpermute" : "permute"},

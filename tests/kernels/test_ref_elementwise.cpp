@@ -80,3 +80,38 @@ KTEST(elementwise, cross_entropy_closed_forms) {
   ref::cross_entropy(two.data(), label0, 1, 2, &l2);
   KCHECK_NEAR(l2, std::log1p(std::exp(-3.0)), 1e-6);
 }
+
+KTEST(elementwise, cross_entropy_backward_closed_forms) {
+  // A uniform row: softmax 1/V everywhere, so the gradient is g/V off the label and g(1/V - 1) on it.
+  const int vocab = 1024;
+  std::vector<std::uint16_t> logits(2 * vocab, float_to_bf16(0.75f));
+  logits[vocab + 5] = float_to_bf16(2.0f);  // row 1: two classes differ, the rest share the remainder
+  const int labels[] = {100, 5};
+  float loss[2], lse[2];
+  ref::cross_entropy(logits.data(), labels, 2, vocab, loss, lse);
+  KCHECK_NEAR(lse[0], 0.75 + std::log(static_cast<double>(vocab)), 1e-5);
+  const float grad_loss[] = {0.5f, 2.0f};
+  std::vector<float> grad(2 * vocab);
+  ref::cross_entropy_backward(logits.data(), labels, lse, grad_loss, 2, vocab, grad.data());
+  KCHECK_NEAR(grad[0], 0.5 / vocab, 1e-9);
+  KCHECK_NEAR(grad[100], 0.5 * (1.0 / vocab - 1.0), 1e-7);
+  // Row 1: one logit e^2 against (V - 1) of e^0.75; its label is the big one.
+  const double big = std::exp(2.0), rest = (vocab - 1) * std::exp(0.75);
+  KCHECK_NEAR(grad[vocab + 5], 2.0 * (big / (big + rest) - 1.0), 1e-6);
+  KCHECK_NEAR(grad[vocab + 6], 2.0 * std::exp(0.75) / (big + rest), 1e-8);
+  // Every row's gradient sums to zero (softmax sums to one, minus the one-hot).
+  for (int r = 0; r < 2; ++r) {
+    double sum = 0;
+    for (int v = 0; v < vocab; ++v) sum += grad[static_cast<std::size_t>(r) * vocab + v];
+    KCHECK_NEAR(sum, 0.0, 1e-5);
+  }
+  // Two classes, label 0, logits (2, -1): d loss / d a = sigmoid(a - b) - 1, d loss / d b = sigmoid(b - a).
+  std::vector<std::uint16_t> two = {float_to_bf16(2.0f), float_to_bf16(-1.0f)};
+  const int label0[] = {0};
+  const float one[] = {1.0f};
+  float l2, lse2, g2[2];
+  ref::cross_entropy(two.data(), label0, 1, 2, &l2, &lse2);
+  ref::cross_entropy_backward(two.data(), label0, &lse2, one, 1, 2, g2);
+  KCHECK_NEAR(g2[0], -1.0 / (1.0 + std::exp(3.0)), 1e-7);
+  KCHECK_NEAR(g2[1], 1.0 / (1.0 + std::exp(3.0)), 1e-7);
+}

@@ -218,6 +218,36 @@ TEST(KernelCost, FfnActivationsUseTheirOwnRowElseTheSwigluRow) {
   EXPECT_NEAR(roofline.compute_op(gelu).seconds, 2e9 / 3000e9, 1e-12);
 }
 
+TEST(KernelCost, TheLossBackwardUsesItsOwnRowElseTheForwardsElseTheRoofline) {
+  Op forward;
+  forward.name = "head.loss.fwd";
+  forward.kind = OpKind::loss;
+  forward.phase = Phase::forward;
+  forward.bytes_read = 1e9;
+  forward.bytes_written = 1e6;
+  Op backward = forward;
+  backward.name = "head.loss.dx";
+  backward.phase = Phase::backward_input;
+  backward.bytes_written = 1e9;  // 2e9 bytes in all
+  // No row: both at the 3,000 GB/s roofline.
+  const KernelCostModel roofline(published(), h800(), h800());
+  EXPECT_EQ(roofline.compute_op(backward).source, CostSource::roofline);
+  EXPECT_NEAR(roofline.compute_op(backward).seconds, 2e9 / 3000e9, 1e-12);
+  // A forward row only (profiles measured before the backward kernel existed): the backward streams like it.
+  KernelProfile profile = published();
+  profile.elementwise.push_back({"cross_entropy", 1e9, 2500e9});
+  const KernelCostModel forward_only(profile, h800(), h800());
+  EXPECT_NEAR(forward_only.compute_op(forward).seconds, 1.001e9 / 2500e9, 1e-12);
+  EXPECT_NEAR(forward_only.compute_op(backward).seconds, 2e9 / 2500e9, 1e-12);
+  // Its own row: each phase at its own rate; the forward never takes the backward's row, even when the
+  // backward's bytes are nearer to its own.
+  profile.elementwise.push_back({"cross_entropy_bwd", 1.001e9, 2000e9});
+  const KernelCostModel both(profile, h800(), h800());
+  EXPECT_NEAR(both.compute_op(forward).seconds, 1.001e9 / 2500e9, 1e-12);
+  EXPECT_NEAR(both.compute_op(backward).seconds, 2e9 / 2000e9, 1e-12);
+  EXPECT_EQ(both.compute_op(backward).source, CostSource::profile);
+}
+
 ClusterSpec h800_cluster() {
   ClusterSpec cluster;
   cluster.gpu = h800();
