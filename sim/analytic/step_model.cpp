@@ -128,6 +128,7 @@ std::vector<StageCost> cost_slices(const Scenario& scenario, const std::vector<S
   work.recompute_layers = job.recompute_layers;
   work.deferred_weight_gradients = job.deferred_weight_gradients;
   work.moe_dispatcher = job.moe_dispatcher;
+  work.embedding_gradient = job.embedding_gradient;
   work.tp_comm_overlap = job.tp_comm_overlap;
   work.cp_all_gather = job.cp_comm_type == TrainingJob::CpCommType::all_gather;
 

@@ -20,11 +20,16 @@ constexpr double kTokenIdBytes = 4;  // int32 token ids
 
 std::int64_t local_vocab(const ModelSpec& model, std::int64_t tp) { return (model.vocab + tp - 1) / tp; }
 
-// Embedding lookup of every token of the micro-batch: forward gathers table rows, the backward scatter-adds the
-// output gradient into the FP32 gradient of the table (a weight gradient: token ids carry none).
+// Embedding lookup of every token of the micro-batch: forward gathers table rows; the backward adds the output
+// gradient's rows into the FP32 gradient of the table, which the batch accumulates in (a weight gradient: token
+// ids carry none). How it gets there is TrainingJob::embedding_gradient's: PyTorch's dense embedding backward
+// zero-fills a BF16 gradient of the GPU's whole vocabulary shard, adds the rows into it, and the framework then adds
+// that table into the FP32 gradient (aten embedding_dense_backward_cuda: at::zeros({num_weights, dim}); Megatron-Core
+// DDP: main_grad.add_(grad)); a rows kernel adds the rows into the FP32 gradient directly.
 Value add_lookup(GraphBuilder& builder, const Site& site) {
+  const auto& model = builder.model();
   const double rows = builder.tokens();
-  const double elements = rows * static_cast<double>(builder.model().hidden);
+  const double elements = rows * static_cast<double>(model.hidden);
   Op forward;
   forward.name = "embed";
   forward.kind = OpKind::embedding;
@@ -33,8 +38,17 @@ Value add_lookup(GraphBuilder& builder, const Site& site) {
   Backward backward;
   Op dw = forward;
   dw.flops = elements;  // one add per element
-  dw.bytes_read = elements * kBf16Bytes + rows * kTokenIdBytes + elements * kFp32Bytes;
-  dw.bytes_written = elements * kFp32Bytes;
+  if (builder.work().embedding_gradient == EmbeddingGradient::dense) {
+    const double table = static_cast<double>(local_vocab(model, builder.tp())) * static_cast<double>(model.hidden);
+    // Zero-fill the BF16 table, add the rows into it (read the output gradient and the ids, write the rows), then
+    // one pass over the table into the FP32 gradient (read both, write the FP32 one).
+    dw.flops += table;  // the table-sized add
+    dw.bytes_read = elements * kBf16Bytes + rows * kTokenIdBytes + table * (kBf16Bytes + kFp32Bytes);
+    dw.bytes_written = table * kBf16Bytes + elements * kBf16Bytes + table * kFp32Bytes;
+  } else {
+    dw.bytes_read = elements * kBf16Bytes + rows * kTokenIdBytes + elements * kFp32Bytes;
+    dw.bytes_written = elements * kFp32Bytes;
+  }
   backward.dw = dw;
   backward.high_precision_module = true;  // V3 §3.3: the embedding stays out of FP8
   return builder.add(site, std::move(forward), std::move(backward), {});

@@ -127,6 +127,7 @@ struct MicroBatchWork {
   std::int64_t recompute_layers = 0;  // TrainingJob's: full recomputation of the first N layers, 0 = all
   DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;  // TrainingJob's
   MoeDispatcher moe_dispatcher = MoeDispatcher::deepep;                              // TrainingJob's
+  EmbeddingGradient embedding_gradient = EmbeddingGradient::dense;                   // TrainingJob's
   bool tp_comm_overlap = false;           // TrainingJob::tp_comm_overlap
   bool cp_all_gather = false;             // TrainingJob::cp_comm_type == all_gather
 };

@@ -142,6 +142,7 @@ std::string training_report_json(const Scenario& scenario, const TrainingEstimat
   json.string("deferred_weight_gradients", deferred_weight_gradients_name(job.deferred_weight_gradients));
   json.number("busiest_gpu_expert_load", busiest_gpu_expert_load(scenario));
   json.string("moe_dispatcher", job.moe_dispatcher == MoeDispatcher::deepep ? "deepep" : "all_to_all");
+  json.string("embedding_gradient", job.embedding_gradient == EmbeddingGradient::dense ? "dense" : "rows");
   json.boolean("overlap_moe_all_to_all", job.overlap_moe_all_to_all);
   json.begin_object("memory_breakdown_bytes")
       .number("weights", e.memory.weights_bytes)

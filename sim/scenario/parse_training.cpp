@@ -195,6 +195,9 @@ TrainingJob parse_training(const Map& m, const ModelSpec& model, const ClusterSp
   job.moe_dispatcher = m.get_or("moe_dispatcher", MoeDispatcher::deepep, [](const Value& value) {
     return value.choice<MoeDispatcher>({{"deepep", MoeDispatcher::deepep}, {"all_to_all", MoeDispatcher::all_to_all}});
   });
+  job.embedding_gradient = m.get_or("embedding_gradient", EmbeddingGradient::dense, [](const Value& value) {
+    return value.choice<EmbeddingGradient>({{"dense", EmbeddingGradient::dense}, {"rows", EmbeddingGradient::rows}});
+  });
   job.recompute = m.get_or("recompute", Recompute::none, [](const Value& value) {
     return value.choice<Recompute>(
         {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});

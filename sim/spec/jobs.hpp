@@ -47,6 +47,16 @@ enum class DeferredWeightGradients { all, except_high_precision };
 // at their achievable rates, whichever takes longer.
 enum class MoeDispatcher { deepep, all_to_all };
 
+// How the framework computes the input embedding's weight gradient, once per micro-batch on the GPU that holds the
+// embedding (and again for each MTP module's lookup).
+// dense: PyTorch's embedding backward (aten embedding_dense_backward, what F.embedding and nn.Embedding run, and
+// with them Megatron-Core's VocabParallelEmbedding) returns a gradient the size of the whole (vocabulary-parallel)
+// table, zero-filled, with the micro-batch's rows added in; the framework then adds it to the FP32 gradient it
+// accumulates the batch in (Megatron-Core's DDP hook: main_grad.add_(grad); V3 §3.3: gradients accumulated in FP32).
+// rows: a framework kernel that adds the micro-batch's rows straight into the FP32 gradient (no PyTorch framework
+// does this by default; the table-sized passes are skipped).
+enum class EmbeddingGradient { dense, rows };
+
 // Which parallel dimensions are neighbours in the global rank order, innermost first (Megatron-Core's RankGenerator
 // orders; sim/collective/rank_layout.hpp). tp_cp_ep_dp_pp is Megatron-Core's default; tp_cp_ep_pp_dp is its
 // --use-tp-pp-dp-mapping and Llama 3's [TP, CP, PP, DP] (L3 2407.21783 §3.3.2): a pipeline's stages on
@@ -127,6 +137,7 @@ struct TrainingJob {
   std::int64_t gemm_sms = 0;
   DeferredWeightGradients deferred_weight_gradients = DeferredWeightGradients::all;
   MoeDispatcher moe_dispatcher = MoeDispatcher::deepep;
+  EmbeddingGradient embedding_gradient = EmbeddingGradient::dense;
 };
 
 struct LengthDistribution {

@@ -283,7 +283,9 @@ TEST(CliRun, DualPipeVCostsWhatItsHeavierFirstDeviceCosts) {
   // DualPipeV folds DualPipe's 16 stages into 32 half-size ones, device d running d and 31 - d: the same work per
   // device, half the parameter copies. The head and MTP module (3.9 layer-equivalents) cannot be halved, so device 0
   // carries 4.9 layer-equivalents against the others' 4 (DualPipe: 8.9 against 8), and the step is longer, by about
-  // that difference, not by the 26% a per-stage split gave (2 layers beside the head on device 0, 5.9).
+  // that difference, not by the 26% a per-stage split gave (2 layers beside the head on device 0, 5.9). Device 0
+  // also runs both embedding gradients (the model's and the MTP module's), each a pass over the whole table (about
+  // 0.09 of a MoE layer's op time: 3.7 of 42 ms), under either schedule: 5.1 against 4 and 9.1 against 8.
   YAML::Node dualpipe = report()["training"];
   YAML::Node v = report("--set training.schedule=dualpipev")["training"];
   std::vector<int> split;
@@ -294,7 +296,7 @@ TEST(CliRun, DualPipeVCostsWhatItsHeavierFirstDeviceCosts) {
   EXPECT_EQ(split, expected);
   const double ratio = v["step_time_s"].as<double>() / dualpipe["step_time_s"].as<double>();
   EXPECT_GT(ratio, 1.0);
-  EXPECT_LT(ratio, 4.9 / 4.0 * 8.0 / 8.9);  // at most the first device's extra load over DualPipe's
+  EXPECT_LT(ratio, 5.1 / 4.0 * 8.0 / 9.1);  // at most the first device's extra load over DualPipe's
   EXPECT_LT(v["memory_per_gpu_bytes"].as<double>(), dualpipe["memory_per_gpu_bytes"].as<double>());
 }
 
@@ -338,7 +340,7 @@ TEST(CliRun, HtmlReportIsOneSelfContainedPage) {
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_EQ(html.find("<script"), std::string::npos);                               // nothing to fetch or run
   EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));         // no link but SVG's namespace
-  EXPECT_NE(html.find("step time                   18.556 s"), std::string::npos);  // the text summary, escaped
+  EXPECT_NE(html.find("step time                   18.962 s"), std::string::npos);  // the text summary, escaped
   EXPECT_NE(html.find("device 15"), std::string::npos);                             // every device's phases
   EXPECT_NE(html.find("F68.s15&amp;B0.s0"), std::string::npos);                     // the timeline, escaped
   // The same input gives the same bytes.

@@ -312,6 +312,30 @@ TEST(OpGraph, GemmPhasesCarryEqualFlops) {
   EXPECT_DOUBLE_EQ(sums[2], sums[0]);  // dW
 }
 
+// The embedding's weight gradient, by hand. DeepSeek-V3: vocabulary 129,280, hidden 7,168, 4,096 tokens.
+// dense (PyTorch's embedding backward, the default): zero-fill a BF16 table (2 B per entry written), add the rows
+// into it (the output gradient and the ids read, the rows written), then add the table into the FP32 gradient
+// (2 + 4 B read, 4 B written per entry); rows: the rows straight into the FP32 gradient.
+TEST(OpGraph, EmbeddingGradientIsATablePassUnlessTheFrameworkAddsRows) {
+  const ModelSpec model = test::deepseek_v3();
+  StageSlice first = layers(0, 1);
+  first.has_embedding = true;
+  const double table = 129280.0 * 7168, elements = kTokens * 7168, ids = kTokens * 4;
+  const Op dense = find(build_training_graph(model, first, work()), "embed.embed.dw");
+  EXPECT_DOUBLE_EQ(dense.bytes_read, elements * 2 + ids + table * 6);
+  EXPECT_DOUBLE_EQ(dense.bytes_written, table * 2 + elements * 2 + table * 4);
+  EXPECT_NEAR(dense.bytes_read + dense.bytes_written, 11.24e9, 0.01e9);  // 12 B per table entry: 3.7 ms at 3 TB/s
+  MicroBatchWork rows_work = work();
+  rows_work.embedding_gradient = EmbeddingGradient::rows;
+  const Op rows = find(build_training_graph(model, first, rows_work), "embed.embed.dw");
+  EXPECT_DOUBLE_EQ(rows.bytes_read, elements * 2 + ids + elements * 4);
+  EXPECT_DOUBLE_EQ(rows.bytes_written, elements * 4);
+  // Vocabulary-parallel at tp 8: each GPU's table is 129,280 / 8 = 16,160 rows, and the micro-batch's tokens too.
+  MicroBatchWork tp8 = work(1, Precision::fp8, Recompute::none, 8);
+  const Op sharded = find(build_training_graph(model, first, tp8), "embed.embed.dw");
+  EXPECT_DOUBLE_EQ(sharded.bytes_written, 16160.0 * 7168 * 6 + elements * 2);
+}
+
 TEST(OpGraph, EmbeddingHeadAndMtp) {
   const ModelSpec model = test::deepseek_v3();
   StageSlice first = layers(0, 1);
@@ -371,8 +395,10 @@ TEST(OpGraph, HighPrecisionModulesKeepTheirWeightGradientWithTheInputGradient) {
   for (const char* name : {"MTP0.eh_proj.dw", "L60.mla.q_up.dw", "L61.moe.experts_down.dw", "L60.moe.shared_down.dw"})
     EXPECT_EQ(find(split, name).phase, Phase::backward_weight) << name;
   // Head GEMM: 2 x 4,096 x 7,168 x 129,280 FLOPs, twice (the model's and the MTP module's); gate: 2 x 4,096 x
-  // 7,168 x 256 per MoE layer (60 and 61); the MTP module's embedding scatter-add: one add per element.
-  const double head = 2.0 * 4096 * 7168 * 129280, gate = 2.0 * 4096 * 7168 * 256, embedding = 4096.0 * 7168;
+  // 7,168 x 256 per MoE layer (60 and 61); the MTP module's embedding gradient: one add per element of the
+  // micro-batch's rows, and one per table entry into the FP32 gradient (the default dense embedding gradient).
+  const double head = 2.0 * 4096 * 7168 * 129280, gate = 2.0 * 4096 * 7168 * 256;
+  const double embedding = 4096.0 * 7168 + 129280.0 * 7168;
   const double moved = 2 * head + 2 * gate + embedding;
   EXPECT_NEAR(sum_ops(split, Phase::backward_input).flops - sum_ops(all, Phase::backward_input).flops, moved,
               1e-9 * moved);
