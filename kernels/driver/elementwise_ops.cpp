@@ -114,6 +114,30 @@ void check_elementwise(Context& ctx) {
     const auto got = bf16_vector_to_float(to_host<std::uint16_t>(dout.as(), want.size()));
     ctx.report("embedding 100 x 7168 (exact copy)", relative_error(got, want), 0.0, count_non_finite(got));
   }
+  // The embedding's gradient, PyTorch's dense way. Distinct ids: each touched row is one BF16 row added once onto
+  // zero (exact) and then into the FP32 gradient (one FP32 rounding). Shared ids: rows meet in BF16 atomics, in any
+  // order, so a row's sum is rounded a few times where the reference rounds it once.
+  for (const bool shared : {false, true}) {
+    const int tokens = shared ? 200 : 100, vocab = shared ? 64 : 1000, hidden = 7168;
+    const auto grad_out = random_bf16(static_cast<std::size_t>(tokens) * hidden, ctx.next_seed());
+    const auto start = bf16_vector_to_float(random_bf16(static_cast<std::size_t>(vocab) * hidden, ctx.next_seed()));
+    std::vector<int> ids(tokens);
+    Rng rng(ctx.next_seed());
+    for (int t = 0; t < tokens; ++t)
+      ids[t] = shared ? static_cast<int>(rng.uniform() * vocab) % vocab : (t * 7) % vocab;  // 7 is prime to 1000
+    DeviceBuffer di = to_device(ids), dg = to_device(grad_out), dmain = to_device(start),
+                 dtable(static_cast<std::size_t>(vocab) * hidden * 2);
+    poison(dtable.as(), dtable.bytes(), ctx.stream);
+    sm90_embedding_backward_dense(di.as<int>(), dg.as<std::uint16_t>(), dtable.as<std::uint16_t>(), dmain.as<float>(),
+                                  tokens, vocab, hidden, ctx.stream);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    std::vector<float> want = start;
+    ref::embedding_backward_dense(ids.data(), grad_out.data(), tokens, vocab, hidden, want.data());
+    const auto got = to_host<float>(dmain.as(), want.size());
+    ctx.report(shared ? "embedding gradient 200 tokens onto 64 rows (shared ids, BF16 atomics)"
+                      : "embedding gradient 100 tokens onto 1000 x 7168 (distinct ids)",
+               relative_error(got, want), shared ? 1e-2 : 1e-6, count_non_finite(got));
+  }
   {
     const int rows = 9;
     const auto logits = random_bf16(static_cast<std::size_t>(rows) * kVocab, ctx.next_seed(), 3.0f);
@@ -270,6 +294,39 @@ void bench_elementwise(Context& ctx) {
     for (const auto& g : grad)
       if (count_nan_bf16(g.as(), bytes / 2)) throw CudaError("cross_entropy_bwd left NaN outputs");
     row(ctx, "cross_entropy_bwd", rows, kVocab, 2.0 * static_cast<double>(bytes) + rows * 12.0, backward);
+  }
+  // The embedding's gradient as PyTorch computes it, on the whole 129,280 x 7,168 table (the default
+  // training.embedding_gradient: dense), with its bytes as fleetsim's op graph counts them: the BF16 table
+  // zero-filled, the tokens' rows read and added in, the table read again with the FP32 gradient and that written.
+  {
+    const std::size_t entries = static_cast<std::size_t>(vocab) * hidden;
+    DeviceBuffer grad_table(entries * 2), main_grad(entries * 4);
+    fill_random_f32(main_grad.as<float>(), entries, ctx.next_seed(), -1.0f, 1.0f, ctx.stream);
+    for (const auto t64 : ctx.space.ints("embedding_dw.tokens", {1024, 4096})) {
+      const int tokens = static_cast<int>(t64);
+      if (ctx.quick && tokens != 4096) continue;
+      const std::size_t rows_bytes = static_cast<std::size_t>(tokens) * hidden * 2;
+      const int sets = ctx.rotations(rows_bytes);
+      std::vector<DeviceBuffer> ids, grad_out;
+      for (int i = 0; i < sets; ++i) {
+        ids.emplace_back(static_cast<std::size_t>(tokens) * 4);
+        grad_out.emplace_back(rows_bytes);
+        fill_random_i32(ids.back().as<int>(), static_cast<std::size_t>(tokens), ctx.next_seed(), 0, vocab, ctx.stream);
+        fill_random_bf16(grad_out.back().as(), rows_bytes / 2, ctx.next_seed(), 1.0f, ctx.stream);
+      }
+      const Timing t = time_calls(
+          [&](int i) {
+            const auto j = static_cast<std::size_t>(i) % ids.size();
+            sm90_embedding_backward_dense(ids[j].as<int>(), grad_out[j].as<std::uint16_t>(),
+                                          grad_table.as<std::uint16_t>(), main_grad.as<float>(), tokens, vocab, hidden,
+                                          ctx.stream);
+          },
+          sets, ctx.stream, ctx.timing, ctx.power.get());
+      if (count_nan_f32(main_grad.as<float>(), entries)) throw CudaError("embedding_dw left NaN in the FP32 gradient");
+      const double table_entries = static_cast<double>(entries);
+      row(ctx, "embedding_dw", tokens, hidden,
+          table_entries * 2 + 2.0 * static_cast<double>(rows_bytes) + tokens * 4.0 + table_entries * (2 + 4 + 4), t);
+    }
   }
 }
 

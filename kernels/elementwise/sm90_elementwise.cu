@@ -133,6 +133,29 @@ __global__ void embedding_kernel(const int* __restrict__ ids, const uint4* __res
   for (int v = threadIdx.x; v < vectors; v += blockDim.x) out[t * vectors + v] = __ldg(table + src + v);
 }
 
+// Embedding gradient, PyTorch's dense way: each token's row added into the zero-filled BF16 table (BF16x2 atomics:
+// tokens that share an id meet in the same row), then the whole table added into the FP32 gradient, 8 entries a
+// thread per step (one 16-byte BF16 load, two 16-byte FP32 loads and stores).
+__global__ void embedding_scatter_kernel(const int* __restrict__ ids, const __nv_bfloat162* __restrict__ grad_out,
+                                         __nv_bfloat162* __restrict__ table, int pairs) {
+  const long long t = blockIdx.x;
+  const long long dst = static_cast<long long>(__ldg(ids + t)) * pairs;
+  for (int p = threadIdx.x; p < pairs; p += blockDim.x) atomicAdd(table + dst + p, grad_out[t * pairs + p]);
+}
+__global__ void table_accumulate_kernel(const uint4* __restrict__ table, float4* __restrict__ main_grad,
+                                        long long vectors) {
+  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < vectors;
+       v += static_cast<long long>(gridDim.x) * blockDim.x) {
+    float f[8];
+    unpack8(__ldg(table + v), f);
+    float4 a = main_grad[2 * v], b = main_grad[2 * v + 1];
+    a.x += f[0], a.y += f[1], a.z += f[2], a.w += f[3];
+    b.x += f[4], b.y += f[5], b.z += f[6], b.w += f[7];
+    main_grad[2 * v] = a;
+    main_grad[2 * v + 1] = b;
+  }
+}
+
 // Cross-entropy: one block per row, one pass with an online log-sum-exp per thread, then a block merge.
 constexpr int kCeThreads = 512;
 __global__ void __launch_bounds__(kCeThreads) cross_entropy_kernel(const uint4* __restrict__ logits,
@@ -251,6 +274,21 @@ void sm90_embedding(const int* ids, const std::uint16_t* table, std::uint16_t* o
   if (tokens == 0) return;
   embedding_kernel<<<tokens, 256, 0, stream>>>(ids, reinterpret_cast<const uint4*>(table), reinterpret_cast<uint4*>(out),
                                                hidden / 8);
+  CUDA_CHECK_LAUNCH();
+}
+
+void sm90_embedding_backward_dense(const int* ids, const std::uint16_t* grad_out, std::uint16_t* grad_table,
+                                   float* main_grad, int tokens, int vocab, int hidden, cudaStream_t stream) {
+  if (hidden % 8 != 0) throw CudaError("sm90_embedding_backward_dense: hidden % 8 == 0");
+  const long long entries = static_cast<long long>(vocab) * hidden;
+  CUDA_CHECK(cudaMemsetAsync(grad_table, 0, static_cast<std::size_t>(entries) * 2, stream));
+  if (tokens > 0) {
+    embedding_scatter_kernel<<<tokens, 256, 0, stream>>>(ids, reinterpret_cast<const __nv_bfloat162*>(grad_out),
+                                                         reinterpret_cast<__nv_bfloat162*>(grad_table), hidden / 2);
+    CUDA_CHECK_LAUNCH();
+  }
+  table_accumulate_kernel<<<grid_stride_blocks(entries / 8, 256), 256, 0, stream>>>(
+      reinterpret_cast<const uint4*>(grad_table), reinterpret_cast<float4*>(main_grad), entries / 8);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -1,5 +1,5 @@
-// Memory-bound layer ops (sm_90): RMSNorm, SwiGLU, RoPE, embedding lookup, cross-entropy. BF16 tensors as raw
-// bits; 16-byte vector accesses. Each function enqueues on `stream` and throws CudaError on a launch failure.
+// Memory-bound layer ops (sm_90): RMSNorm, SwiGLU, RoPE, embedding lookup and its gradient, cross-entropy. BF16 tensors
+// as raw bits; 16-byte vector accesses. Each function enqueues on `stream` and throws CudaError on a launch failure.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -19,6 +19,12 @@ void sm90_rope(const std::uint16_t* x, const int* positions, std::uint16_t* y, i
 // out[t] = table[ids[t]]: rows of `hidden` BF16; hidden % 8 == 0.
 void sm90_embedding(const int* ids, const std::uint16_t* table, std::uint16_t* out, int tokens, int hidden,
                     cudaStream_t stream);
+// The embedding's weight gradient as PyTorch computes it (embedding_dense_backward): `grad_table` (vocab x hidden
+// BF16, scratch) is zero-filled, each token's output-gradient row is added into its id's row (BF16 atomics), and
+// the table is added into the FP32 gradient `main_grad` (vocab x hidden), as a framework accumulating the batch in
+// FP32 does (Megatron-Core: main_grad.add_). hidden % 8 == 0.
+void sm90_embedding_backward_dense(const int* ids, const std::uint16_t* grad_out, std::uint16_t* grad_table,
+                                   float* main_grad, int tokens, int vocab, int hidden, cudaStream_t stream);
 // loss[r] = logsumexp(logits[r]) - logits[r][labels[r]] (FP32 out), and the log-sum-exp itself into `lse` unless it
 // is null (the backward's input); vocab % 8 == 0. One block per row.
 void sm90_cross_entropy(const std::uint16_t* logits, const int* labels, float* loss, float* lse, int rows, int vocab,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "common/numeric.hpp"
 
@@ -53,6 +54,17 @@ void embedding(const int* ids, const std::uint16_t* table, int tokens, int hidde
   for (int t = 0; t < tokens; ++t)
     for (int h = 0; h < hidden; ++h)
       out[static_cast<std::size_t>(t) * hidden + h] = bf16_to_float(table[static_cast<std::size_t>(ids[t]) * hidden + h]);
+}
+
+void embedding_backward_dense(const int* ids, const std::uint16_t* grad_out, int tokens, int vocab, int hidden,
+                              float* main_grad) {
+  std::vector<double> table(static_cast<std::size_t>(vocab) * hidden, 0.0);
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < hidden; ++h)
+      table[static_cast<std::size_t>(ids[t]) * hidden + h] +=
+          bf16_to_float(grad_out[static_cast<std::size_t>(t) * hidden + h]);
+  for (std::size_t i = 0; i < table.size(); ++i)
+    main_grad[i] += bf16_to_float(float_to_bf16(static_cast<float>(table[i])));
 }
 
 void cross_entropy(const std::uint16_t* logits, const int* labels, int rows, int vocab, float* loss, float* lse) {

@@ -20,6 +20,12 @@ void rope(const std::uint16_t* x, const int* positions, int tokens, int heads, i
 // out[t] = table[ids[t]] (rows of `hidden` elements).
 void embedding(const int* ids, const std::uint16_t* table, int tokens, int hidden, float* out);
 
+// The embedding's weight gradient as PyTorch's dense backward gives it, added into an FP32 gradient: each row of the
+// table gets the sum of its tokens' output-gradient rows (double), rounded to BF16 (the dense gradient's dtype),
+// and main_grad (vocab x hidden) += that table.
+void embedding_backward_dense(const int* ids, const std::uint16_t* grad_out, int tokens, int vocab, int hidden,
+                              float* main_grad);
+
 // Per-row cross-entropy: logsumexp(logits) - logits[label] (double internally). logits: rows x vocab. When `lse` is
 // not null it receives each row's log-sum-exp, which the backward reuses instead of a second pass for it.
 void cross_entropy(const std::uint16_t* logits, const int* labels, int rows, int vocab, float* loss,

@@ -202,7 +202,11 @@ OpCost KernelCostModel::memory_bound(const Op& op) const {
     case OpKind::permute:
       return streamed_seconds(bytes, {op.name.find("unpermute") != std::string::npos ? "unpermute" : "permute"},
                               op.flops);
-    case OpKind::embedding: return streamed_seconds(bytes, {"embedding"}, op.flops);
+    case OpKind::embedding:
+      // The weight gradient (a pass over the whole table under PyTorch's dense backward) has its own rows where a
+      // profile measured it; otherwise it streams like the lookup.
+      return op.weight_gradient ? streamed_seconds(bytes, {"embedding_dw", "embedding"}, op.flops)
+                                : streamed_seconds(bytes, {"embedding"}, op.flops);
     default:
       if (op.name.find("rope") != std::string::npos) return streamed_seconds(bytes, {"rope"}, op.flops);
       // A residual add is a SwiGLU-like stream (two inputs, one output) where a profile has no row of its own.

@@ -115,3 +115,30 @@ KTEST(elementwise, cross_entropy_backward_closed_forms) {
   KCHECK_NEAR(g2[0], -1.0 / (1.0 + std::exp(3.0)), 1e-7);
   KCHECK_NEAR(g2[1], 1.0 / (1.0 + std::exp(3.0)), 1e-7);
 }
+
+KTEST(elementwise, embedding_backward_dense_sums_each_rows_tokens) {
+  // Vocabulary 4, hidden 8: tokens 2, 0, 2 (row 2 twice, rows 1 and 3 untouched) with output-gradient rows of 1, 2
+  // and 0.5; the FP32 gradient starts at 10 everywhere.
+  const int vocab = 4, hidden = 8, ids[] = {2, 0, 2};
+  std::vector<std::uint16_t> grad_out(3 * hidden);
+  for (int h = 0; h < hidden; ++h) {
+    grad_out[h] = float_to_bf16(1.0f);
+    grad_out[hidden + h] = float_to_bf16(2.0f);
+    grad_out[2 * hidden + h] = float_to_bf16(0.5f);
+  }
+  std::vector<float> main_grad(vocab * hidden, 10.0f);
+  ref::embedding_backward_dense(ids, grad_out.data(), 3, vocab, hidden, main_grad.data());
+  for (int h = 0; h < hidden; ++h) {
+    KCHECK_NEAR(main_grad[0 * hidden + h], 12.0, 0.0);
+    KCHECK_NEAR(main_grad[1 * hidden + h], 10.0, 0.0);
+    KCHECK_NEAR(main_grad[2 * hidden + h], 11.5, 0.0);
+    KCHECK_NEAR(main_grad[3 * hidden + h], 10.0, 0.0);
+  }
+  // The dense gradient is BF16: a row's sum is rounded to 8 bits of mantissa before the FP32 add (1 + 2^-9 -> 1).
+  std::vector<std::uint16_t> both(2 * hidden);
+  for (int h = 0; h < hidden; ++h) both[h] = float_to_bf16(1.0f), both[hidden + h] = float_to_bf16(1.0f / 512);
+  const int twice[] = {1, 1};
+  std::vector<float> zero(vocab * hidden, 0.0f);
+  ref::embedding_backward_dense(twice, both.data(), 2, vocab, hidden, zero.data());
+  KCHECK_NEAR(zero[hidden], 1.0, 0.0);
+}

@@ -248,6 +248,31 @@ TEST(KernelCost, TheLossBackwardUsesItsOwnRowElseTheForwardsElseTheRoofline) {
   EXPECT_EQ(both.compute_op(backward).source, CostSource::profile);
 }
 
+TEST(KernelCost, TheEmbeddingGradientUsesItsOwnRowElseTheLookupsElseTheRoofline) {
+  Op lookup;
+  lookup.name = "embed.embed.fwd";
+  lookup.kind = OpKind::embedding;
+  lookup.bytes_read = 1e8;
+  lookup.bytes_written = 1e8;
+  Op gradient = lookup;
+  gradient.name = "embed.embed.dw";
+  gradient.phase = Phase::backward_input;
+  gradient.weight_gradient = true;
+  gradient.bytes_read = 7e9;
+  gradient.bytes_written = 4e9;
+  const KernelCostModel roofline(published(), h800(), h800());
+  EXPECT_EQ(roofline.compute_op(gradient).source, CostSource::roofline);
+  EXPECT_NEAR(roofline.compute_op(gradient).seconds, 11e9 / 3000e9, 1e-12);
+  KernelProfile profile = published();
+  profile.elementwise.push_back({"embedding", 2e8, 2400e9});
+  const KernelCostModel lookup_only(profile, h800(), h800());
+  EXPECT_NEAR(lookup_only.compute_op(gradient).seconds, 11e9 / 2400e9, 1e-12);
+  profile.elementwise.push_back({"embedding_dw", 11e9, 2800e9});
+  const KernelCostModel both(profile, h800(), h800());
+  EXPECT_NEAR(both.compute_op(gradient).seconds, 11e9 / 2800e9, 1e-12);
+  EXPECT_NEAR(both.compute_op(lookup).seconds, 2e8 / 2400e9, 1e-12);  // the lookup keeps its own row
+}
+
 ClusterSpec h800_cluster() {
   ClusterSpec cluster;
   cluster.gpu = h800();
