@@ -37,13 +37,11 @@ Scenario parse_scenario(const Value& document, const std::string& path, const Lo
   if (!m.has("training") && !m.has("inference"))
     m.missing("training", "a scenario has a training section, an inference section, or both");
   if (const std::optional<Value> training = m.find("training")) {
-    const Map section = training->map({"tokens",          "seq_len",           "global_batch",
-                                       "micro_batch",     "precision",         "parallelism",
-                                       "schedule",        "virtual_stages",    "stage_layers",
-                                       "recompute",       "recompute_modules", "recompute_layers",
-                                       "tp_comm_overlap", "dp_comm_overlap",   "overlap_moe_all_to_all",
-                                       "cp_comm_type",    "gemm_sms",          "deferred_weight_gradients",
-                                       "moe_dispatcher",  "embedding_gradient"});
+    const Map section = training->map(
+        {"tokens", "seq_len", "global_batch", "micro_batch", "precision", "parallelism", "schedule", "virtual_stages",
+         "stage_layers", "recompute", "recompute_modules", "recompute_layers", "tp_comm_overlap", "dp_comm_overlap",
+         "overlap_moe_all_to_all", "cp_comm_type", "gemm_sms", "deferred_weight_gradients", "moe_dispatcher",
+         "embedding_gradient"});
     result.training = scenario::parse_training(section, result.model, result.cluster);
     for (const char* key : {"parallelism", "schedule", "global_batch"})
       if (const std::optional<Value> value = section.find(key))
